@@ -1,0 +1,3 @@
+import { main } from './cli/index.js';
+
+await main(process.argv);

@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { readBuildInfo } from '../version.js';
+import { serveCommand } from './serve.js';
+
+export function createProgram(): Command {
+  const program = new Command('verstak-sync-server')
+    .description('Verstak Sync Server: self-hosted sync for the Verstak desktop app')
+    .version(readBuildInfo().version);
+  program.addCommand(serveCommand, { isDefault: true });
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await createProgram().parseAsync([...argv]);
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,85 @@
+import { Command } from 'commander';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../logger.js';
+import { openRuntime } from '../runtime.js';
+import { createPasswordHasher } from '../security/passwords.js';
+import { upsertAdmin } from './admin-account.js';
+import { dataDirOf, readSecretFile, readSecretStdin, resolveListen } from './options.js';
+import { stderrProgress } from './progress.js';
+
+interface ServeOptions {
+  port?: string;
+  listen?: string;
+  data?: string;
+  adminUser?: string;
+  adminPassFile?: string;
+  adminPassStdin?: boolean;
+  adminPass?: string;
+}
+
+async function adminPassword(opts: ServeOptions): Promise<string | undefined> {
+  if (opts.adminPassFile) return readSecretFile(opts.adminPassFile);
+  if (opts.adminPassStdin) return readSecretStdin();
+  if (opts.adminPass !== undefined) {
+    process.stderr.write(
+      'warning: --admin-pass puts the password on the command line, where other local users can read it; use --admin-pass-file or --admin-pass-stdin\n',
+    );
+    return opts.adminPass;
+  }
+  return undefined;
+}
+
+export async function serve(opts: ServeOptions): Promise<void> {
+  const dataDir = dataDirOf(opts);
+  const logger = createLogger({ level: process.env.VERSTAK_LOG_LEVEL ?? 'info' });
+  const hasher = createPasswordHasher();
+  if (opts.adminUser) {
+    const password = await adminPassword(opts);
+    if (password === undefined) {
+      throw new Error('--admin-user needs --admin-pass-file or --admin-pass-stdin');
+    }
+    const outcome = await upsertAdmin(dataDir, opts.adminUser, password, hasher);
+    logger.info({ admin: opts.adminUser }, `admin account ${outcome}`);
+  }
+  const runtime = openRuntime({ dataDir, hasher, onRebuildProgress: stderrProgress('rebuilding projections') });
+  if (runtime.config.admin.length === 0) {
+    logger.warn(
+      'no admin account yet: restart with --admin-user NAME --admin-pass-file FILE to create one',
+    );
+  }
+  const app = await buildApp({ ...runtime, logger });
+  const address = resolveListen({ ...opts, configured: runtime.config.listen });
+  await app.listen({ host: address.host, port: address.port });
+  // Slowloris guard: a client must finish its headers within this time.
+  app.server.headersTimeout = runtime.config.timeouts.headers_ms;
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => app.server.closeAllConnections(), runtime.config.timeouts.shutdown_ms);
+    force.unref();
+    try {
+      await app.close();
+    } finally {
+      runtime.close();
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+export const serveCommand = new Command('serve')
+  .description('run the sync server (the default command)')
+  .option('--port <port>', 'port on 127.0.0.1 (env VERSTAK_PORT, default 47732)')
+  .option('--listen <host:port>', 'listen address (env VERSTAK_LISTEN, default 127.0.0.1:<port>)')
+  .option('--data <dir>', 'data directory', './server-data')
+  .option('--admin-user <name>', 'create or update this admin of the web console')
+  .option('--admin-pass-file <file>', "read the admin's password from a file")
+  .option('--admin-pass-stdin', "read the admin's password from standard input")
+  .option('--admin-pass <password>', 'admin password on the command line (visible to other users; avoid)')
+  .action(serve);

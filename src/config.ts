@@ -1,0 +1,78 @@
+import { existsSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_PORT = 47732;
+
+const LimitsSchema = z.object({
+  /** Any JSON body except a push. */
+  max_json_body: z.number().int().positive().default(1 * MiB),
+  /** A push body; larger answers 413 too_many_operations so the desktop halves its batch. */
+  max_push_body: z.number().int().positive().default(64 * MiB),
+  max_push_operations: z.number().int().positive().default(1000),
+  /** The desktop inlines text files up to 2 MiB; JSON escaping can double that. */
+  max_payload_json: z.number().int().positive().default(8 * MiB),
+  max_pull_page: z.number().int().positive().default(1000),
+  max_blob_bytes: z.number().int().positive().default(1024 * MiB),
+  max_vault_blob_bytes: z.number().int().positive().default(4096 * MiB),
+  max_user_blob_bytes: z.number().int().positive().default(8192 * MiB),
+});
+
+const TimeoutsSchema = z.object({
+  headers_ms: z.number().int().positive().default(10_000),
+  request_ms: z.number().int().positive().default(30_000),
+  keep_alive_ms: z.number().int().positive().default(120_000),
+  /** Upper bound for a graceful shutdown before connections are cut. */
+  shutdown_ms: z.number().int().positive().default(20_000),
+});
+
+const AdminSchema = z.object({
+  username: z.string().min(1),
+  password_hash: z.string().min(1),
+});
+
+export const ConfigSchema = z.object({
+  listen: z.string().optional(),
+  public_url: z.string().default(''),
+  trusted_proxies: z.array(z.string()).default([]),
+  default_locale: z.enum(['en', 'ru']).default('en'),
+  admin: z.array(AdminSchema).default([]),
+  limits: LimitsSchema.default(LimitsSchema.parse({})),
+  timeouts: TimeoutsSchema.default(TimeoutsSchema.parse({})),
+  retention: z
+    .object({ idempotency_hours: z.number().positive().default(24) })
+    .default({ idempotency_hours: 24 }),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type Limits = Config['limits'];
+
+export const configPath = (dataDir: string) => join(dataDir, 'config.yml');
+
+export class ConfigError extends Error {}
+
+export function loadConfig(dataDir: string): Config {
+  const file = configPath(dataDir);
+  const raw: unknown = existsSync(file) ? (YAML.parse(readFileSync(file, 'utf8')) ?? {}) : {};
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path.join('.') || '(root)';
+    throw new ConfigError(`${file}: ${key}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** Written to a temp file, fsynced and renamed, so a crash never leaves half a config. */
+export function saveConfig(dataDir: string, config: Config): void {
+  const file = configPath(dataDir);
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, YAML.stringify(config), { mode: 0o600 });
+  const fd = openSync(tmp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, file);
+}

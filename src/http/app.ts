@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { Runtime } from '../runtime.js';
+import { readBuildInfo, type BuildInfo } from '../version.js';
+import { errorHandling } from './plugins/errors.js';
+import { jsonBody } from './plugins/json-body.js';
+import { securityHeaders } from './plugins/security-headers.js';
+import { healthRoutes } from './routes/health.js';
+
+export type AppDeps = Pick<Runtime, 'db' | 'blobDir' | 'clock' | 'config'> & {
+  readonly logger?: Logger | false;
+  readonly build?: BuildInfo;
+};
+
+/** Builds the whole HTTP application without listening; tests drive it with inject(). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const options: FastifyServerOptions = {
+    genReqId: () => randomBytes(8).toString('hex'),
+    bodyLimit: config.limits.max_json_body,
+    connectionTimeout: config.timeouts.request_ms * 2,
+    keepAliveTimeout: config.timeouts.keep_alive_ms,
+    requestTimeout: config.timeouts.request_ms,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    trustProxy: config.trusted_proxies.length > 0 ? config.trusted_proxies : false,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  };
+  const app = Fastify({
+    ...options,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+  });
+  await app.register(securityHeaders);
+  await app.register(errorHandling);
+  await app.register(jsonBody);
+  await app.register(healthRoutes, {
+    db: deps.db,
+    blobDir: deps.blobDir,
+    clock: deps.clock,
+    build: deps.build ?? readBuildInfo(),
+    startedAt: Date.now(),
+  });
+  return app;
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../../errors.js';
+
+/**
+ * The desktop does not always label its JSON (CONTRACT.md §2: Content-Type is not
+ * checked), so any body that no other parser claims is read as JSON. Exactly one JSON
+ * value is allowed; `__proto__` keys are refused by fastify's secure parser.
+ */
+export const jsonBody = fp(
+  async (app: FastifyInstance) => {
+    const secureParse = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser(['application/json', 'text/plain']);
+    app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+      if (typeof body !== 'string' || body.trim() === '') {
+        done(new AppError(400, 'invalid_json', 'request body must be a JSON value'), undefined);
+        return;
+      }
+      void secureParse(request, body, (err, value) => {
+        if (!err) {
+          done(null, value);
+          return;
+        }
+        const trailing = /after JSON|Unexpected non-whitespace/i.test(err.message);
+        done(
+          trailing
+            ? new AppError(400, 'trailing_json', 'request body must contain a single JSON value')
+            : new AppError(400, 'invalid_json', 'request body is not valid JSON'),
+          undefined,
+        );
+      });
+    });
+  },
+  { name: 'json-body' },
+);

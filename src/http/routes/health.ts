@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../clock.js';
+import { readSchemaVersion, type Sqlite } from '../../log/index.js';
+import type { BuildInfo } from '../../version.js';
+
+export interface HealthDeps {
+  readonly db: Sqlite;
+  readonly blobDir: string;
+  readonly clock: Clock;
+  readonly build: BuildInfo;
+  readonly startedAt: number;
+}
+
+const serverTime = (clock: Clock) => clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function probeDatabase(db: Sqlite): { ok: boolean; schemaVersion: number } {
+  try {
+    db.prepare('SELECT 1').get();
+    return { ok: true, schemaVersion: readSchemaVersion(db) };
+  } catch {
+    return { ok: false, schemaVersion: 0 };
+  }
+}
+
+function probeBlobDir(blobDir: string): boolean {
+  const probe = join(blobDir, `.probe-${randomBytes(6).toString('hex')}`);
+  try {
+    writeFileSync(probe, '');
+    unlinkSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
+  const health = async () => {
+    const database = probeDatabase(deps.db);
+    const blobs = probeBlobDir(deps.blobDir);
+    const ok = database.ok && blobs;
+    return {
+      status: ok ? 'ok' : 'degraded',
+      httpStatus: ok ? 200 : 503,
+      body: {
+        status: ok ? 'ok' : 'degraded',
+        version: deps.build.version,
+        build_commit: deps.build.buildCommit,
+        uptime_seconds: Math.floor((Date.now() - deps.startedAt) / 1000),
+        database_reachable: database.ok,
+        blob_storage_writable: blobs,
+        schema_version: database.schemaVersion,
+        server_time: serverTime(deps.clock),
+      },
+    };
+  };
+  for (const url of ['/api/v1/health', '/readyz']) {
+    app.get(url, async (_request, reply) => {
+      const result = await health();
+      return reply.code(result.httpStatus).send(result.body);
+    });
+  }
+  app.get('/livez', async () => ({ status: 'ok', server_time: serverTime(deps.clock) }));
+}

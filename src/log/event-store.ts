@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import type { Catalogue } from './catalogue.js';
+import { inWriteTransaction, type Sqlite } from './database.js';
+import { ConcurrencyError, EventDecodeError } from './errors.js';
+import type { DomainEvent } from './events/index.js';
+import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
+
+export const EventMetaSchema = z.object({
+  actor: z.string(),
+  ip: z.string().optional(),
+  requestId: z.string().optional(),
+});
+export type EventMeta = z.infer<typeof EventMetaSchema>;
+
+/** An event as stored: its domain shape plus its place in the log. */
+export type RecordedEvent<E extends DomainEvent = DomainEvent> = E & {
+  readonly seq: number;
+  readonly stream: string;
+  readonly version: number;
+  readonly at: string;
+  readonly meta: EventMeta;
+};
+
+export interface AppendRequest {
+  readonly stream: string;
+  /** The stream's current version as the caller saw it (0: the stream must not exist yet). */
+  readonly expectedVersion?: number;
+  readonly events: readonly DomainEvent[];
+}
+
+/** One row of the `events` table, untouched. */
+export interface EventRow {
+  readonly seq: number;
+  readonly stream: string;
+  readonly version: number;
+  readonly type: string;
+  readonly schema_version: number;
+  readonly data: string;
+  readonly data_hash: string;
+  readonly meta: string;
+  readonly at: string;
+  readonly hash: string;
+}
+
+export interface EventStore {
+  /**
+   * Appends the events of one or more streams atomically, at the end of the log, and
+   * returns them as recorded. Runs inside the caller's transaction when there is one,
+   * otherwise in its own BEGIN IMMEDIATE transaction. Throws ConcurrencyError (nothing
+   * written) when a stream is not at its expected version.
+   */
+  append(requests: readonly AppendRequest[], meta: EventMeta, at: Date): RecordedEvent[];
+  /** The sequence number of the last event, 0 for an empty log. */
+  head(): number;
+  streamVersion(stream: string): number;
+  /** Events with seq > afterSeq, in seq order, decoded and upcast. */
+  readRange(afterSeq: number, limit: number): RecordedEvent[];
+  readStream(stream: string, afterVersion?: number): RecordedEvent[];
+  /** Raw rows with seq > afterSeq, for verification and operator tools. */
+  readRows(afterSeq: number, limit: number): EventRow[];
+  decode(row: EventRow): RecordedEvent;
+}
+
+export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
+  const headStmt = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+  const versionStmt = db
+    .prepare('SELECT max(version) FROM events WHERE stream = ?')
+    .pluck();
+  const insertStmt = db.prepare(
+    `INSERT INTO events (seq, stream, version, type, schema_version, data, data_hash, meta, at, hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const rangeStmt = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+  const streamStmt = db.prepare(
+    'SELECT * FROM events WHERE stream = ? AND version > ? ORDER BY version',
+  );
+
+  const decode = (row: EventRow): RecordedEvent => {
+    try {
+      const data = catalogue.decode(row.type, row.schema_version, JSON.parse(row.data));
+      const meta = EventMetaSchema.parse(JSON.parse(row.meta));
+      return {
+        type: row.type,
+        data,
+        seq: row.seq,
+        stream: row.stream,
+        version: row.version,
+        at: row.at,
+        meta,
+      } as RecordedEvent;
+    } catch (err) {
+      throw new EventDecodeError(row.seq, (err as Error).message);
+    }
+  };
+
+  const streamVersion = (stream: string): number => (versionStmt.get(stream) as number | null) ?? 0;
+
+  const appendNow = (requests: readonly AppendRequest[], meta: EventMeta, at: Date) => {
+    const headRow = headStmt.get() as { seq: number; hash: string } | undefined;
+    let seq = headRow?.seq ?? 0;
+    let previousHash = headRow?.hash ?? GENESIS_HASH;
+    const metaText = JSON.stringify(EventMetaSchema.parse(meta));
+    const atText = at.toISOString();
+    const recorded: RecordedEvent[] = [];
+    for (const request of requests) {
+      let version = streamVersion(request.stream);
+      if (request.expectedVersion !== undefined && request.expectedVersion !== version) {
+        throw new ConcurrencyError(request.stream, request.expectedVersion, version);
+      }
+      for (const event of request.events) {
+        const encoded = catalogue.encode(event.type, event.data);
+        const dataText = JSON.stringify(encoded.data);
+        const dataHash = sha256Hex(dataText);
+        seq += 1;
+        version += 1;
+        const fields = {
+          seq,
+          stream: request.stream,
+          version,
+          type: event.type,
+          schemaVersion: encoded.schemaVersion,
+          dataHash,
+          meta: metaText,
+          at: atText,
+        };
+        const hash = chainHash(previousHash, fields);
+        insertStmt.run(
+          seq,
+          request.stream,
+          version,
+          event.type,
+          encoded.schemaVersion,
+          dataText,
+          dataHash,
+          metaText,
+          atText,
+          hash,
+        );
+        previousHash = hash;
+        recorded.push({
+          type: event.type,
+          data: encoded.data,
+          seq,
+          stream: request.stream,
+          version,
+          at: atText,
+          meta,
+        } as RecordedEvent);
+      }
+    }
+    return recorded;
+  };
+
+  return {
+    append: (requests, meta, at) => inWriteTransaction(db, () => appendNow(requests, meta, at)),
+    head: () => (headStmt.get() as { seq: number } | undefined)?.seq ?? 0,
+    streamVersion,
+    readRange: (afterSeq, limit) =>
+      (rangeStmt.all(afterSeq, limit) as EventRow[]).map(decode),
+    readStream: (stream, afterVersion = 0) =>
+      (streamStmt.all(stream, afterVersion) as EventRow[]).map(decode),
+    readRows: (afterSeq, limit) => rangeStmt.all(afterSeq, limit) as EventRow[],
+    decode,
+  };
+}

@@ -1,0 +1,17 @@
+import { createCatalogue, type EventDefinition, type EventOf } from '../catalogue.js';
+import { USER_EVENTS } from './user-events.js';
+
+export * from './user-events.js';
+
+const DEFINITIONS = [...USER_EVENTS] as const;
+
+type Distribute<D> = D extends EventDefinition ? EventOf<D> : never;
+
+/** Every event this server writes, in its current shape. */
+export type DomainEvent = Distribute<(typeof DEFINITIONS)[number]>;
+
+export type EventType = DomainEvent['type'];
+
+export type EventOfType<T extends EventType> = Extract<DomainEvent, { type: T }>;
+
+export const CATALOGUE = createCatalogue(DEFINITIONS);

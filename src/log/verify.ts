@@ -1,0 +1,69 @@
+import type { Sqlite } from './database.js';
+import type { EventRow } from './event-store.js';
+import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
+
+export interface LogProblem {
+  readonly seq: number;
+  readonly problem: string;
+}
+
+export interface VerifyResult {
+  readonly events: number;
+  readonly problems: readonly LogProblem[];
+  readonly integrity: readonly string[];
+}
+
+const BATCH = 5000;
+
+/**
+ * Checks that seq runs 1..N without gaps, every data digest matches its data, the hash
+ * chain is unbroken, and SQLite's own integrity check passes. Stops collecting after
+ * `maxProblems` so a badly damaged log does not flood the operator.
+ */
+export function verifyLog(
+  db: Sqlite,
+  onProgress: (done: number, total: number) => void = () => {},
+  maxProblems = 20,
+): VerifyResult {
+  const problems: LogProblem[] = [];
+  const total = (db.prepare('SELECT count(*) FROM events').pluck().get() as number) ?? 0;
+  const page = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+  let previousHash = GENESIS_HASH;
+  let expectedSeq = 1;
+  let done = 0;
+  for (;;) {
+    const rows = page.all(expectedSeq - 1, BATCH) as EventRow[];
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      if (row.seq !== expectedSeq) {
+        problems.push({ seq: expectedSeq, problem: `sequence gap: next stored seq is ${row.seq}` });
+      }
+      if (sha256Hex(row.data) !== row.data_hash) {
+        problems.push({ seq: row.seq, problem: 'data does not match its data_hash' });
+      }
+      const expectedHash = chainHash(previousHash, {
+        seq: row.seq,
+        stream: row.stream,
+        version: row.version,
+        type: row.type,
+        schemaVersion: row.schema_version,
+        dataHash: row.data_hash,
+        meta: row.meta,
+        at: row.at,
+      });
+      if (expectedHash !== row.hash) {
+        problems.push({ seq: row.seq, problem: 'hash chain broken' });
+      }
+      previousHash = row.hash;
+      expectedSeq = row.seq + 1;
+      done += 1;
+      if (problems.length >= maxProblems) break;
+    }
+    onProgress(done, total);
+    if (problems.length >= maxProblems) break;
+  }
+  const integrity = (db.pragma('integrity_check') as { integrity_check: string }[])
+    .map((r) => r.integrity_check)
+    .filter((r) => r !== 'ok');
+  return { events: done, problems, integrity };
+}

@@ -1,0 +1,8 @@
+import type { Projection } from './projection.js';
+import { usersProjection } from './users.js';
+
+export type { Projection } from './projection.js';
+export * from './projector.js';
+
+/** Every read model, in the order they are applied. */
+export const PROJECTIONS: readonly Projection[] = [usersProjection];

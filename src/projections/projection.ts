@@ -1,0 +1,15 @@
+import type { EventType, RecordedEvent, Sqlite } from '../log/index.js';
+
+/**
+ * A read model: tables built only from the log. `apply` must be an upsert or an
+ * idempotent update, and must never reject an event (rules belong in the deciders).
+ */
+export interface Projection {
+  readonly name: string;
+  /** Bump when the tables or the apply logic change: the projection is then rebuilt. */
+  readonly version: number;
+  readonly tables: readonly string[];
+  readonly handles: readonly EventType[];
+  init(db: Sqlite): void;
+  apply(db: Sqlite, event: RecordedEvent): void;
+}

@@ -1,0 +1,6 @@
+import type { UsersTable } from './users.js';
+
+/** Every projection table, for kysely's typing. */
+export interface Database {
+  users: UsersTable;
+}

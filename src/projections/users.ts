@@ -1,0 +1,95 @@
+import type { Selectable } from 'kysely';
+import type { Sqlite } from '../log/index.js';
+import type { Projection } from './projection.js';
+import { all, first, qb, run } from './query.js';
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** Lower-cased username: handles are unique regardless of case. */
+  username_key: string;
+  email: string;
+  password_hash: string;
+  confirmed: number;
+  blocked: number;
+  locale: string;
+  created_at: string;
+}
+
+export type UserRow = Selectable<UsersTable>;
+
+export const usersProjection: Projection = {
+  name: 'users',
+  version: 1,
+  tables: ['users'],
+  handles: ['UserRegistered', 'UserBlocked', 'UserUnblocked'],
+  init(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        username_key TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        confirmed INTEGER NOT NULL,
+        blocked INTEGER NOT NULL,
+        locale TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `);
+  },
+  apply(db, event) {
+    switch (event.type) {
+      case 'UserRegistered': {
+        const d = event.data;
+        const row = {
+          id: d.userId,
+          username: d.username,
+          username_key: d.username.toLowerCase(),
+          email: d.email,
+          password_hash: d.passwordHash,
+          confirmed: d.confirmed ? 1 : 0,
+          blocked: 0,
+          locale: d.locale,
+          created_at: event.at,
+        };
+        run(
+          db,
+          qb
+            .insertInto('users')
+            .values(row)
+            .onConflict((oc) => oc.column('id').doUpdateSet(row)),
+        );
+        return;
+      }
+      case 'UserBlocked':
+      case 'UserUnblocked':
+        run(
+          db,
+          qb
+            .updateTable('users')
+            .set({ blocked: event.type === 'UserBlocked' ? 1 : 0 })
+            .where('id', '=', event.data.userId),
+        );
+        return;
+    }
+  },
+};
+
+export const findUserById = (db: Sqlite, id: string) =>
+  first(db, qb.selectFrom('users').selectAll().where('id', '=', id));
+
+export const findUserByUsername = (db: Sqlite, username: string) =>
+  first(db, qb.selectFrom('users').selectAll().where('username_key', '=', username.toLowerCase()));
+
+export const findUserByEmail = (db: Sqlite, email: string) =>
+  first(db, qb.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()));
+
+/** The desktop and the login forms accept a username or an e-mail address. */
+export const findUserByLogin = (db: Sqlite, login: string): UserRow | undefined => {
+  const key = login.trim();
+  return findUserByUsername(db, key) ?? findUserByEmail(db, key);
+};
+
+export const listUsers = (db: Sqlite) =>
+  all(db, qb.selectFrom('users').selectAll().orderBy('created_at').orderBy('id'));

@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBus, type Bus } from './bus.js';
+import { systemClock, type Clock } from './clock.js';
+import { createCommandHandler, type CommandHandler } from './commands/handle.js';
+import { createUserService, type UserService } from './commands/user-service.js';
+import { loadConfig, type Config } from './config.js';
+import { randomIds, type Ids } from './ids.js';
+import {
+  CATALOGUE,
+  createEventStore,
+  migrateLog,
+  openDatabase,
+  type EventStore,
+  type Sqlite,
+} from './log/index.js';
+import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
+import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
+
+export interface Runtime {
+  readonly dataDir: string;
+  readonly blobDir: string;
+  readonly config: Config;
+  readonly db: Sqlite;
+  readonly store: EventStore;
+  readonly projector: Projector;
+  readonly handle: CommandHandler;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  readonly hasher: PasswordHasher;
+  readonly users: UserService;
+  close(): void;
+}
+
+export interface RuntimeOptions {
+  readonly dataDir: string;
+  /** Defaults to <dataDir>/server.db; tests may pass ':memory:'. */
+  readonly databaseFile?: string;
+  readonly config?: Config;
+  readonly clock?: Clock;
+  readonly ids?: Ids;
+  readonly hasher?: PasswordHasher;
+  /** Reports long projection rebuilds at start-up. */
+  readonly onRebuildProgress?: Progress;
+}
+
+/** The composition root shared by the server and every CLI command. */
+export function openRuntime(options: RuntimeOptions): Runtime {
+  const { dataDir } = options;
+  const blobDir = join(dataDir, 'blobs');
+  mkdirSync(blobDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(dataDir, 'tmp'), { recursive: true, mode: 0o700 });
+  const config = options.config ?? loadConfig(dataDir);
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? randomIds;
+  const hasher = options.hasher ?? createPasswordHasher();
+  const db = openDatabase(options.databaseFile ?? join(dataDir, 'server.db'));
+  migrateLog(db, () => ids.epoch());
+  const store = createEventStore(db, CATALOGUE);
+  const projector = createProjector(db, store, PROJECTIONS);
+  projector.catchUp(options.onRebuildProgress);
+  const bus = createBus();
+  const handle = createCommandHandler({ db, store, projector, bus, clock });
+  const users = createUserService({ handle, hasher, ids, clock });
+  return {
+    dataDir,
+    blobDir,
+    config,
+    db,
+    store,
+    projector,
+    handle,
+    bus,
+    clock,
+    ids,
+    hasher,
+    users,
+    close() {
+      bus.all.clear();
+      if (db.open) {
+        // A final checkpoint leaves a small WAL behind after a clean stop.
+        if (!db.readonly && db.name !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+      }
+    },
+  };
+}
