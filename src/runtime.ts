@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
+import { createDeviceService, type DeviceService } from './commands/device-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
 import { loadConfig, type Config } from './config.js';
 import { randomIds, type Ids } from './ids.js';
@@ -14,6 +15,7 @@ import {
   type EventStore,
   type Sqlite,
 } from './log/index.js';
+import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
 import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
 
@@ -30,6 +32,8 @@ export interface Runtime {
   readonly ids: Ids;
   readonly hasher: PasswordHasher;
   readonly users: UserService;
+  readonly devices: DeviceService;
+  readonly activity: DeviceActivity;
   close(): void;
 }
 
@@ -63,6 +67,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const bus = createBus();
   const handle = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ handle, hasher, ids, clock });
+  const devices = createDeviceService({ db, handle, hasher, ids, clock });
+  const activity = createDeviceActivity(db);
   return {
     dataDir,
     blobDir,
@@ -76,6 +82,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     ids,
     hasher,
     users,
+    devices,
+    activity,
     close() {
       bus.all.clear();
       if (db.open) {

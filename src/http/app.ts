@@ -6,9 +6,11 @@ import { readBuildInfo, type BuildInfo } from '../version.js';
 import { errorHandling } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
 import { securityHeaders } from './plugins/security-headers.js';
+import { createRateLimiter } from './rate-limit.js';
+import { clientRoutes } from './routes/client.js';
 import { healthRoutes } from './routes/health.js';
 
-export type AppDeps = Pick<Runtime, 'db' | 'blobDir' | 'clock' | 'config'> & {
+export type AppDeps = Runtime & {
   readonly logger?: Logger | false;
   readonly build?: BuildInfo;
 };
@@ -42,5 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     build: deps.build ?? readBuildInfo(),
     startedAt: Date.now(),
   });
+  const limiter = createRateLimiter(deps.clock);
+  await app.register(clientRoutes, { ...deps, limiter });
   return app;
 }

@@ -72,6 +72,8 @@ export const usersProjection: Projection = {
             .where('id', '=', event.data.userId),
         );
         return;
+      default:
+        return;
     }
   },
 };

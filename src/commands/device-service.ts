@@ -1,0 +1,104 @@
+import type { Clock } from '../clock.js';
+import { AppError, badRequest } from '../errors.js';
+import type { Ids } from '../ids.js';
+import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
+import { findDeviceById } from '../projections/devices.js';
+import { findUserById } from '../projections/users.js';
+import type { PasswordHasher } from '../security/passwords.js';
+import { checkCredentials } from './auth-service.js';
+import { deviceDecider, deviceStream } from './device.js';
+import type { CommandHandler } from './handle.js';
+
+const bytes = (s: string) => Buffer.byteLength(s);
+
+export interface PairInput {
+  readonly login: string;
+  readonly password: string;
+  readonly deviceName: string;
+  readonly clientVersion: string;
+  readonly vaultId: string;
+  readonly via: 'pair' | 'register';
+}
+
+export interface PairedDevice {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly token: string;
+}
+
+/** CONTRACT.md §4.1 step 4: the vault a device is bound to. */
+export function validateVaultId(raw: string): string {
+  const vaultId = raw.trim();
+  if (vaultId === '') throw badRequest('vault_id required');
+  if (vaultId.startsWith('legacy:')) throw badRequest('vault_id uses reserved prefix');
+  if (bytes(vaultId) > 256) throw badRequest('vault_id is too long');
+  return vaultId;
+}
+
+export type DeviceService = ReturnType<typeof createDeviceService>;
+
+export function createDeviceService(deps: {
+  db: Sqlite;
+  handle: CommandHandler;
+  hasher: PasswordHasher;
+  ids: Ids;
+  clock: Clock;
+}) {
+  const { db, handle, hasher, ids } = deps;
+  return {
+    async pair(input: PairInput, meta: EventMeta): Promise<PairedDevice> {
+      const vaultId = validateVaultId(input.vaultId);
+      if (bytes(input.login) > 320) throw badRequest('login is too long');
+      if (bytes(input.deviceName) > 128) throw badRequest('device_name is too long');
+      if (bytes(input.clientVersion) > 256) throw badRequest('client_version is too long');
+      const user = await checkCredentials(db, hasher, input.login, input.password);
+      const deviceId = ids.deviceId();
+      const token = ids.secret();
+      handle({
+        stream: deviceStream(deviceId),
+        decider: deviceDecider,
+        meta: { ...meta, actor: `user:${user.id}` },
+        command: {
+          type: 'PairDevice',
+          data: {
+            deviceId,
+            userId: user.id,
+            vaultId,
+            name: input.deviceName.trim() || 'unknown',
+            clientVersion: input.clientVersion,
+            tokenHash: sha256Hex(token),
+            via: input.via,
+          },
+        },
+      });
+      return { userId: user.id, deviceId, token };
+    },
+
+    /** /api/auth/test: the same checks as pairing, creating nothing. */
+    async checkPassword(login: string, password: string): Promise<void> {
+      if (bytes(login) > 320) throw badRequest('username is too long');
+      await checkCredentials(db, hasher, login, password);
+    },
+
+    async passwordMatches(userId: string, password: string): Promise<boolean> {
+      return hasher.verify(findUserById(db, userId)?.password_hash, password);
+    },
+
+    /** Revokes a device of `userId`; unknown or foreign devices are not found. */
+    revoke(deviceId: string, userId: string, by: 'self' | 'user' | 'admin', meta: EventMeta) {
+      handle({
+        stream: deviceStream(deviceId),
+        decider: deviceDecider,
+        meta,
+        command: () => {
+          const device = findDeviceById(db, deviceId);
+          if (!device) throw new AppError(404, 'not_found', 'device not found');
+          if (device.user_id !== userId) {
+            throw new AppError(403, 'forbidden', 'device does not belong to you');
+          }
+          return { type: 'RevokeDevice' as const, data: { deviceId, userId, by } };
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import { sha256Hex, type Sqlite } from '../log/index.js';
+import type { DeviceActivity } from '../projections/device-activity.js';
+import { findDeviceByTokenHash } from '../projections/devices.js';
+
+/** Who is calling on the sync API: scope always comes from here, never from the body. */
+export interface DevicePrincipal {
+  readonly deviceId: string;
+  readonly userId: string;
+  readonly username: string;
+  readonly vaultId: string;
+  readonly name: string;
+  readonly clientVersion: string;
+  readonly createdAt: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    device: DevicePrincipal | null;
+  }
+}
+
+const unauthorized = (message: string) => new AppError(401, 'unauthorized', message);
+
+/**
+ * CONTRACT.md §3.1: `Authorization: Bearer <token>`, or the raw token in that header,
+ * or (legacy) `?api_key=`. The desktop sends an empty `Bearer ` on anonymous calls.
+ */
+export function presentedToken(request: FastifyRequest): string {
+  const header = request.headers.authorization ?? '';
+  const fromHeader = (header.startsWith('Bearer ') ? header.slice(7) : header).trim();
+  if (fromHeader) return fromHeader;
+  const query = request.query as Record<string, unknown> | undefined;
+  const apiKey = query?.api_key;
+  return typeof apiKey === 'string' ? apiKey.trim() : '';
+}
+
+export function createDeviceAuthenticator(deps: {
+  db: Sqlite;
+  activity: DeviceActivity;
+  clock: Clock;
+}) {
+  return async function authenticateDevice(request: FastifyRequest): Promise<void> {
+    const token = presentedToken(request);
+    if (!token) throw unauthorized('API key required');
+    const row = findDeviceByTokenHash(deps.db, sha256Hex(token));
+    if (!row) throw unauthorized('invalid API key');
+    if (row.revoked_at) throw unauthorized('device revoked');
+    if (row.blocked) throw new AppError(403, 'forbidden', 'user blocked');
+    deps.activity.touch(row.id, deps.clock.now(), request.ip);
+    request.device = {
+      deviceId: row.id,
+      userId: row.user_id,
+      username: row.username,
+      vaultId: row.vault_id,
+      name: row.name,
+      clientVersion: row.client_version,
+      createdAt: row.created_at,
+    };
+  };
+}

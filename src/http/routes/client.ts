@@ -1,0 +1,136 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AppError, badRequest } from '../../errors.js';
+import type { EventMeta } from '../../log/index.js';
+import type { Runtime } from '../../runtime.js';
+import { parseJsonBody, wireTime } from '../body.js';
+import { createDeviceAuthenticator } from '../device-auth.js';
+import type { RateLimiter } from '../rate-limit.js';
+
+export type ClientRouteDeps = Pick<Runtime, 'db' | 'devices' | 'activity' | 'clock' | 'hasher'> & {
+  readonly limiter: RateLimiter;
+};
+
+const str = z.string().default('');
+
+const PairBody = z.object({
+  login: str,
+  password: str,
+  device_name: str,
+  client_version: str,
+  vault_id: str,
+});
+const AuthTestBody = z.object({ username: str, password: str });
+const RevokeDeviceBody = z.object({ device_id: str, password: str });
+const RegisterDeviceBody = z.object({ name: str, username: str, password: str, vault_id: str });
+
+export const requestMeta = (request: FastifyRequest, actor: string): EventMeta => ({
+  actor,
+  ip: request.ip,
+  requestId: request.id,
+});
+
+/** CONTRACT.md §4.1–4.5 and §4.10: pairing and the device's own identity. */
+export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) {
+  const { devices, limiter } = deps;
+  const authenticateDevice = createDeviceAuthenticator(deps);
+
+  app.post('/api/client/pair', async (request) => {
+    const body = parseJsonBody(PairBody, request.body);
+    if (!body.login || !body.password) throw badRequest('login and password required');
+    limiter.check('pair', request.ip, body.login);
+    const paired = await devices.pair(
+      {
+        login: body.login,
+        password: body.password,
+        deviceName: body.device_name,
+        clientVersion: body.client_version,
+        vaultId: body.vault_id,
+        via: 'pair',
+      },
+      requestMeta(request, 'anonymous'),
+    );
+    return {
+      user_id: paired.userId,
+      device_id: paired.deviceId,
+      device_token: paired.token,
+      server_time: wireTime(deps.clock.now().toISOString()),
+      initial_sync_cursor: 0,
+    };
+  });
+
+  app.post('/api/v1/device/register', async (request) => {
+    const body = parseJsonBody(RegisterDeviceBody, request.body);
+    if (!body.name.trim()) throw badRequest('name required');
+    if (!body.username || !body.password) {
+      throw new AppError(401, 'unauthorized', 'username and password required');
+    }
+    limiter.check('device-register', request.ip, body.username);
+    const paired = await devices.pair(
+      {
+        login: body.username,
+        password: body.password,
+        deviceName: body.name,
+        clientVersion: '',
+        vaultId: body.vault_id,
+        via: 'register',
+      },
+      requestMeta(request, 'anonymous'),
+    );
+    return { device_id: paired.deviceId, device_token: paired.token };
+  });
+
+  app.post('/api/auth/test', async (request) => {
+    const body = parseJsonBody(AuthTestBody, request.body);
+    if (!body.username || !body.password) throw badRequest('username and password required');
+    limiter.check('auth-test', request.ip, body.username);
+    await devices.checkPassword(body.username, body.password);
+    return { status: 'ok' };
+  });
+
+  await app.register(async (scoped) => {
+    scoped.decorateRequest('device', null);
+    scoped.addHook('preHandler', authenticateDevice);
+
+    scoped.get('/api/client/me', async (request) => {
+      const device = request.device!;
+      return {
+        device_id: device.deviceId,
+        user_id: device.userId,
+        username: device.username,
+        device_name: device.name,
+        client_version: device.clientVersion,
+        last_seen: wireTime(deps.activity.lastSeen(device.deviceId)?.last_seen),
+        revoked_at: '',
+        created_at: wireTime(device.createdAt),
+      };
+    });
+
+    scoped.post('/api/client/revoke-device', async (request) => {
+      const device = request.device!;
+      const body = parseJsonBody(RevokeDeviceBody, request.body);
+      if (!body.device_id || !body.password) throw badRequest('device_id and password required');
+      limiter.check('auth-test', request.ip, device.userId);
+      if (!(await devices.passwordMatches(device.userId, body.password))) {
+        throw new AppError(403, 'forbidden', 'wrong password');
+      }
+      devices.revoke(body.device_id, device.userId, 'user', requestMeta(request, `device:${device.deviceId}`));
+      return { status: 'revoked' };
+    });
+
+    // The desktop sends an empty body here; this route alone ignores its body.
+    await scoped.register(async (ignoringBody) => {
+      ignoringBody.removeAllContentTypeParsers();
+      ignoringBody.addContentTypeParser('*', (_request, payload, done) => {
+        payload.resume();
+        payload.on('end', () => done(null, undefined));
+        payload.on('error', (err) => done(err, undefined));
+      });
+      ignoringBody.post('/api/client/revoke-current', async (request) => {
+        const device = request.device!;
+        devices.revoke(device.deviceId, device.userId, 'self', requestMeta(request, `device:${device.deviceId}`));
+        return { status: 'revoked' };
+      });
+    });
+  });
+}

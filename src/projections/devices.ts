@@ -1,0 +1,93 @@
+import type { Selectable } from 'kysely';
+import type { Sqlite } from '../log/index.js';
+import type { Projection } from './projection.js';
+import { all, first, qb, run } from './query.js';
+
+export interface DevicesTable {
+  id: string;
+  user_id: string;
+  vault_id: string;
+  name: string;
+  client_version: string;
+  /** sha256 of the bearer token; lookups hash the presented token. */
+  token_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export type DeviceRow = Selectable<DevicesTable>;
+
+export const devicesProjection: Projection = {
+  name: 'devices',
+  version: 1,
+  tables: ['devices'],
+  handles: ['DevicePaired', 'DeviceRevoked'],
+  init(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS devices (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        vault_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        client_version TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, created_at);
+    `);
+  },
+  apply(db, event) {
+    switch (event.type) {
+      case 'DevicePaired': {
+        const d = event.data;
+        const row = {
+          id: d.deviceId,
+          user_id: d.userId,
+          vault_id: d.vaultId,
+          name: d.name,
+          client_version: d.clientVersion,
+          token_hash: d.tokenHash,
+          created_at: event.at,
+          revoked_at: null,
+        };
+        run(db, qb.insertInto('devices').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+        return;
+      }
+      case 'DeviceRevoked':
+        run(
+          db,
+          qb.updateTable('devices').set({ revoked_at: event.at }).where('id', '=', event.data.deviceId),
+        );
+        return;
+      default:
+        return;
+    }
+  },
+};
+
+export const findDeviceById = (db: Sqlite, id: string) =>
+  first(db, qb.selectFrom('devices').selectAll().where('id', '=', id));
+
+/** The device behind a token, with the state of its owner, in one indexed lookup. */
+export const findDeviceByTokenHash = (db: Sqlite, tokenHash: string) =>
+  first(
+    db,
+    qb
+      .selectFrom('devices')
+      .innerJoin('users', 'users.id', 'devices.user_id')
+      .selectAll('devices')
+      .select(['users.username', 'users.blocked'])
+      .where('devices.token_hash', '=', tokenHash),
+  );
+
+export const listDevicesOfUser = (db: Sqlite, userId: string) =>
+  all(
+    db,
+    qb
+      .selectFrom('devices')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc'),
+  );
