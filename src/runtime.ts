@@ -4,6 +4,7 @@ import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
+import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
 import { loadConfig, type Config } from './config.js';
 import { randomIds, type Ids } from './ids.js';
@@ -34,6 +35,7 @@ export interface Runtime {
   readonly users: UserService;
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
+  readonly sync: SyncService;
   close(): void;
 }
 
@@ -69,6 +71,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
+  // No blob store yet: no blob is referenced in any vault, so file ops naming one are refused.
+  const sync = createSyncService({ db, store, handle, clock, config, findBlob: () => undefined });
   return {
     dataDir,
     blobDir,
@@ -84,6 +88,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     users,
     devices,
     activity,
+    sync,
     close() {
       bus.all.clear();
       if (db.open) {

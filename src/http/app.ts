@@ -9,6 +9,7 @@ import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
 import { clientRoutes } from './routes/client.js';
 import { healthRoutes } from './routes/health.js';
+import { syncRoutes } from './routes/sync.js';
 
 export type AppDeps = Runtime & {
   readonly logger?: Logger | false;
@@ -46,5 +47,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const limiter = createRateLimiter(deps.clock);
   await app.register(clientRoutes, { ...deps, limiter });
+  await app.register(syncRoutes, deps);
   return app;
 }

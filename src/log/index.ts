@@ -6,3 +6,4 @@ export * from './events/index.js';
 export * from './hash.js';
 export * from './schema.js';
 export * from './verify.js';
+export * from './feed.js';

@@ -1,9 +1,10 @@
 import type { Projection } from './projection.js';
 import { devicesProjection } from './devices.js';
 import { usersProjection } from './users.js';
+import { vaultsProjection } from './vaults.js';
 
 export type { Projection } from './projection.js';
 export * from './projector.js';
 
 /** Every read model, in the order they are applied. */
-export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection];
+export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection, vaultsProjection];

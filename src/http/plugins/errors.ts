@@ -84,7 +84,12 @@ export const errorHandling = fp(
         return sendError(reply, err.status, err.code, err.message);
       }
       const known = err.code ? FASTIFY_CODES[err.code] : undefined;
-      if (known) return sendError(reply, known.status, known.code, known.message);
+      if (known) {
+        // A route may name its own code for an oversized body (push: too_many_operations).
+        const routeCode = (request.routeOptions.config as { tooLargeCode?: string }).tooLargeCode;
+        const code = known.status === 413 && routeCode ? routeCode : known.code;
+        return sendError(reply, known.status, code, known.message);
+      }
       const status = err.statusCode ?? 500;
       if (status >= 400 && status < 500) {
         return sendError(reply, status, defaultCode(status), status === 400 ? 'bad request' : err.message);

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { createFeedReader, type EventMeta, type EventStore, type Sqlite } from '../log/index.js';
+import {
+  entityOpsAfter,
+  findPushAnswer,
+  findVault,
+  findVaultOp,
+  opContentHash,
+} from '../projections/vaults.js';
+import type { CommandHandler } from './handle.js';
+import {
+  conflictKey,
+  planPush,
+  vaultDecider,
+  vaultStream,
+  type PushedOp,
+  type PushOperations,
+  type PushState,
+  type StoredOpOnEntity,
+} from './vault.js';
+
+export interface SyncScope {
+  readonly userId: string;
+  readonly vaultId: string;
+  readonly deviceId: string;
+}
+
+export interface PushRequest {
+  readonly idempotencyKey: string;
+  readonly ops: readonly (Omit<PushedOp, 'contentHash'> & {
+    readonly blob?: { readonly sha256: string; readonly size: number };
+  })[];
+}
+
+/** Size of a blob referenced in the scope, or undefined when the scope has no such blob. */
+export type BlobLookup = (db: Sqlite, userId: string, vaultId: string, sha256: string) =>
+  | { size: number }
+  | undefined;
+
+export const DEFAULT_PULL_PAGE = 100;
+const HOUR = 3_600_000;
+
+function loadPushState(db: Sqlite, command: PushOperations, notBefore: string): PushState {
+  const { userId, vaultId, idempotencyKey, ops } = command.data;
+  const vault = findVault(db, userId, vaultId);
+  if (!vault) return { stored: new Map(), entityOps: new Map() };
+  const answer = idempotencyKey
+    ? findPushAnswer(db, vault.id, idempotencyKey, notBefore)
+    : undefined;
+  if (answer) {
+    return {
+      stored: new Map(),
+      entityOps: new Map(),
+      answer: { requestDigest: answer.request_digest, response: answer.response },
+    };
+  }
+  const stored = new Map<string, string>();
+  const entityOps = new Map<string, readonly StoredOpOnEntity[]>();
+  for (const op of ops) {
+    const found = findVaultOp(db, vault.id, op.opId);
+    if (found) stored.set(op.opId, found.content_hash);
+    const key = conflictKey(op);
+    if (op.lastSeenServerSeq > 0 && !entityOps.has(key)) {
+      entityOps.set(key, entityOpsAfter(db, vault.id, op.entityType, op.entityId, op.lastSeenServerSeq));
+    }
+  }
+  return { stored, entityOps };
+}
+
+export type SyncService = ReturnType<typeof createSyncService>;
+
+export function createSyncService(deps: {
+  db: Sqlite;
+  store: EventStore;
+  handle: CommandHandler;
+  clock: Clock;
+  config: Config;
+  findBlob: BlobLookup;
+}) {
+  const { db, store, handle, clock, config } = deps;
+  const feed = createFeedReader(db);
+
+  const checkBlobs = (scope: SyncScope, ops: PushRequest['ops']) => {
+    for (const op of ops) {
+      if (!op.blob) continue;
+      const found = deps.findBlob(db, scope.userId, scope.vaultId, op.blob.sha256);
+      if (!found) {
+        throw new AppError(400, 'blob_not_owned', `blob ${op.blob.sha256} was not uploaded to this vault`);
+      }
+      if (found.size !== op.blob.size) {
+        throw new AppError(400, 'invalid_blob_reference', `blob ${op.blob.sha256} has size ${found.size}`);
+      }
+    }
+  };
+
+  return {
+    /** Returns the JSON answer of CONTRACT.md §4.6 (byte-identical on an idempotent retry). */
+    push(scope: SyncScope, request: PushRequest, meta: EventMeta): string {
+      checkBlobs(scope, request.ops);
+      const ops = request.ops.map((op) => ({ ...op, contentHash: opContentHash(op) }));
+      const command: PushOperations = {
+        type: 'PushOperations',
+        data: {
+          ...scope,
+          idempotencyKey: request.idempotencyKey,
+          requestDigest: createHash('sha256')
+            .update(JSON.stringify(ops.map((op) => [op.opId, op.contentHash, op.createdAt, op.clientSequence, op.lastSeenServerSeq])))
+            .digest('base64url'),
+          ops,
+        },
+      };
+      const notBefore = new Date(
+        clock.now().getTime() - config.retention.idempotency_hours * HOUR,
+      ).toISOString();
+      let state: PushState | undefined;
+      handle({
+        stream: vaultStream(scope.userId, scope.vaultId),
+        decider: vaultDecider,
+        meta,
+        command,
+        loadState: (tx) => (state = loadPushState(tx, command, notBefore)),
+      });
+      return state!.answer?.response ?? planPush(command, state!).response;
+    },
+
+    /** The JSON page of CONTRACT.md §4.7, assembled from pre-serialised ops. */
+    pull(scope: SyncScope, sinceSequence: number, pageLimit: number): string {
+      if (sinceSequence > store.head()) {
+        throw new AppError(
+          409,
+          'cursor_ahead',
+          'since_sequence is beyond the server log; the server was restored or lost data: resync',
+        );
+      }
+      const size = Math.min(pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit, config.limits.max_pull_page);
+      const rows = feed.page(vaultStream(scope.userId, scope.vaultId), sinceSequence, size + 1);
+      const hasMore = rows.length > size;
+      if (hasMore) rows.pop();
+      const last = rows.length > 0 ? rows[rows.length - 1]!.seq : sinceSequence;
+      const head = findVault(db, scope.userId, scope.vaultId)?.head_seq ?? 0;
+      return `{"server_sequence":${head},"page_last_sequence":${last},"has_more":${hasMore},"ops":[${rows.map((r) => r.op).join(',')}]}`;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { AppError } from '../errors.js';
+import type { EventOfType } from '../log/index.js';
+import type { Decider } from './decider.js';
+
+export type VaultEvent = EventOfType<'OperationPushed' | 'PushAnswered'>;
+type Conflict = EventOfType<'OperationPushed'>['data']['conflicts'][number];
+
+export interface PushedOp {
+  readonly opId: string;
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly opType: string;
+  readonly payloadJson: string;
+  readonly createdAt: string;
+  readonly clientSequence: number;
+  readonly lastSeenServerSeq: number;
+  /** opContentHash of the op: what makes a retry "the same op". */
+  readonly contentHash: string;
+}
+
+export type PushOperations = {
+  type: 'PushOperations';
+  data: {
+    userId: string;
+    vaultId: string;
+    deviceId: string;
+    idempotencyKey: string;
+    requestDigest: string;
+    ops: readonly PushedOp[];
+  };
+};
+
+export interface StoredOpOnEntity {
+  readonly op_id: string;
+  readonly device_id: string;
+  readonly op_type: string;
+  readonly seq: number;
+}
+
+/**
+ * What a push needs to know about its vault, loaded from projections for this batch only
+ * (a vault's stream grows without bound, so it is never folded).
+ */
+export interface PushState {
+  /** Content hashes of the batch's op_ids already stored in this vault. */
+  readonly stored: ReadonlyMap<string, string>;
+  /** Stored ops per entity after an op's last_seen_server_seq, keyed by conflictKey(). */
+  readonly entityOps: ReadonlyMap<string, readonly StoredOpOnEntity[]>;
+  /** A stored answer for the push's idempotency key, within its retention. */
+  readonly answer?: { readonly requestDigest: string; readonly response: string };
+}
+
+export const vaultStream = (userId: string, vaultId: string) => `vault/${userId}/${vaultId}`;
+
+export const conflictKey = (op: Pick<PushedOp, 'entityType' | 'entityId' | 'lastSeenServerSeq'>) =>
+  JSON.stringify([op.entityType, op.entityId, op.lastSeenServerSeq]);
+
+interface Plan {
+  readonly events: VaultEvent[];
+  readonly response: string;
+}
+
+// CONTRACT.md §5.4: other devices' non-delete ops on the same entity after last_seen.
+function conflictsOf(op: PushedOp, deviceId: string, state: PushState): Conflict[] {
+  if (op.lastSeenServerSeq <= 0) return [];
+  return (state.entityOps.get(conflictKey(op)) ?? [])
+    .filter((o) => o.device_id !== deviceId && o.op_type !== 'delete')
+    .map((o) => ({
+      op_id: o.op_id,
+      device_id: o.device_id,
+      op_type: o.op_type,
+      server_sequence: o.seq,
+      entity_type: op.entityType,
+      entity_id: op.entityId,
+    }));
+}
+
+/** The events of a push and the exact answer the client gets (stored for idempotent retries). */
+export function planPush(command: PushOperations, state: PushState): Plan {
+  const { userId, vaultId, deviceId, idempotencyKey, requestDigest } = command.data;
+  const events: VaultEvent[] = [];
+  const accepted: string[] = [];
+  const conflicts: Conflict[] = [];
+  const rejected: { op_id: string; reason: string }[] = [];
+  const known = new Map(state.stored);
+  const acknowledged = new Set<string>();
+  for (const op of command.data.ops) {
+    const prior = known.get(op.opId);
+    if (prior !== undefined && prior !== op.contentHash) {
+      rejected.push({ op_id: op.opId, reason: 'op_id already used for a different operation' });
+      continue;
+    }
+    const opConflicts = conflictsOf(op, deviceId, state);
+    conflicts.push(...opConflicts);
+    if (prior === undefined) {
+      known.set(op.opId, op.contentHash);
+      events.push({
+        type: 'OperationPushed',
+        data: {
+          userId,
+          vaultId,
+          opId: op.opId,
+          deviceId,
+          entityType: op.entityType,
+          entityId: op.entityId,
+          opType: op.opType,
+          payloadJson: op.payloadJson,
+          createdAt: op.createdAt,
+          clientSequence: op.clientSequence,
+          lastSeenServerSeq: op.lastSeenServerSeq,
+          conflicts: opConflicts,
+        },
+      });
+    }
+    // A retried op is acknowledged (CONTRACT.md §17.1) so the desktop stops re-sending it.
+    if (!acknowledged.has(op.opId)) {
+      acknowledged.add(op.opId);
+      accepted.push(op.opId);
+    }
+  }
+  const response = JSON.stringify({ accepted, count: accepted.length, conflicts, rejected });
+  if (idempotencyKey) {
+    events.push({
+      type: 'PushAnswered',
+      data: { userId, vaultId, idempotencyKey, requestDigest, response },
+    });
+  }
+  return { events, response };
+}
+
+export const vaultDecider: Decider<PushState, PushOperations, VaultEvent> = {
+  initialState: () => ({ stored: new Map(), entityOps: new Map() }),
+  evolve: (state) => state,
+  decide(command, state) {
+    if (state.answer) {
+      if (state.answer.requestDigest !== command.data.requestDigest) {
+        throw new AppError(
+          422,
+          'idempotency_key_reused',
+          'idempotency_key was already used for a different request',
+        );
+      }
+      return [];
+    }
+    return planPush(command, state).events;
+  },
+};

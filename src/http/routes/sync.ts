@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import type { Runtime } from '../../runtime.js';
+import { parseJsonBody } from '../body.js';
+import { createDeviceAuthenticator } from '../device-auth.js';
+import { validatePush } from '../push-input.js';
+import { requestMeta } from './client.js';
+
+export type SyncRouteDeps = Pick<Runtime, 'db' | 'activity' | 'clock' | 'config' | 'sync'>;
+
+const PullBody = z.object({
+  since_sequence: z.number().int().default(0),
+  page_limit: z.number().int().default(0),
+});
+
+const json = 'application/json; charset=utf-8';
+
+/** CONTRACT.md §4.6–4.7: the desktop's push and pull. */
+export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
+  const { sync, config } = deps;
+  app.decorateRequest('device', null);
+  app.addHook('preHandler', createDeviceAuthenticator(deps));
+
+  app.post(
+    '/api/v1/sync/push',
+    {
+      bodyLimit: config.limits.max_push_body,
+      // The desktop halves its batch only on this code (CONTRACT.md §17.3).
+      config: { tooLargeCode: 'too_many_operations' },
+    },
+    async (request, reply) => {
+      const device = request.device!;
+      const input = validatePush(request.body, config.limits);
+      const answer = sync.push(
+        { userId: device.userId, vaultId: device.vaultId, deviceId: device.deviceId },
+        input,
+        requestMeta(request, `device:${device.deviceId}`),
+      );
+      return reply.type(json).send(`${answer}\n`);
+    },
+  );
+
+  app.post('/api/v1/sync/pull', async (request, reply) => {
+    const device = request.device!;
+    const body = parseJsonBody(PullBody, request.body);
+    if (body.since_sequence < 0 || body.page_limit < 0) {
+      throw new AppError(400, 'invalid_request', 'sequence and page_limit must be non-negative');
+    }
+    const page = sync.pull(
+      { userId: device.userId, vaultId: device.vaultId, deviceId: device.deviceId },
+      body.since_sequence,
+      body.page_limit,
+    );
+    return reply.type(json).send(`${page}\n`);
+  });
+}
