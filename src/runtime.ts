@@ -27,7 +27,8 @@ export interface Runtime {
   readonly db: Sqlite;
   readonly store: EventStore;
   readonly projector: Projector;
-  readonly handle: CommandHandler;
+  readonly handle: CommandHandler['handle'];
+  readonly enqueue: CommandHandler['enqueue'];
   readonly bus: Bus;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -67,12 +68,12 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const projector = createProjector(db, store, PROJECTIONS);
   projector.catchUp(options.onRebuildProgress);
   const bus = createBus();
-  const handle = createCommandHandler({ db, store, projector, bus, clock });
+  const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
   // No blob store yet: no blob is referenced in any vault, so file ops naming one are refused.
-  const sync = createSyncService({ db, store, handle, clock, config, findBlob: () => undefined });
+  const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: () => undefined });
   return {
     dataDir,
     blobDir,
@@ -81,6 +82,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     store,
     projector,
     handle,
+    enqueue,
     bus,
     clock,
     ids,

@@ -39,7 +39,7 @@ export type DeviceService = ReturnType<typeof createDeviceService>;
 
 export function createDeviceService(deps: {
   db: Sqlite;
-  handle: CommandHandler;
+  handle: CommandHandler['handle'];
   hasher: PasswordHasher;
   ids: Ids;
   clock: Clock;

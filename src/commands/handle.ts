@@ -26,12 +26,22 @@ export interface HandleArgs<State, Command, Event extends DomainEvent> {
   readonly loadState?: (db: Sqlite) => State;
 }
 
+interface Job {
+  readonly args: HandleArgs<unknown, unknown, DomainEvent>;
+  readonly resolve: (events: RecordedEvent[]) => void;
+  readonly reject: (err: unknown) => void;
+  outcome?: { events: RecordedEvent[] } | { error: unknown };
+}
+
+/** Commands committed together by one group commit: bounds how long one flush holds the loop. */
+const MAX_GROUP = 16;
+
 export type CommandHandler = ReturnType<typeof createCommandHandler>;
 
 /**
- * The only code that reads a stream, decides and appends. One BEGIN IMMEDIATE
- * transaction covers load, decide, append and every projection, so a read right after
- * a command sees its effect; committed events are then announced on the bus.
+ * The only code that reads a stream, decides and appends. One transaction covers load,
+ * decide, append and every projection, so a read right after a command sees its effect;
+ * committed events are then announced on the bus.
  */
 export function createCommandHandler(deps: {
   db: Sqlite;
@@ -41,35 +51,100 @@ export function createCommandHandler(deps: {
   clock: Clock;
 }) {
   const { db, store, projector, bus, clock } = deps;
-  return function handle<State, Command, Event extends DomainEvent>(
+
+  const execute = <State, Command, Event extends DomainEvent>(
     args: HandleArgs<State, Command, Event>,
-  ): RecordedEvent<Event>[] {
-    if (db.inTransaction) throw new Error('handle() must not run inside another transaction');
-    const recorded = inWriteTransaction(db, () => {
-      const version = store.streamVersion(args.stream);
-      const state = args.loadState
-        ? args.loadState(db)
-        : store
-            .readStream(args.stream)
-            .reduce(
-              (s, e) => args.decider.evolve(s, e as unknown as Event),
-              args.decider.initialState(),
-            );
-      const command =
-        typeof args.command === 'function'
-          ? (args.command as (db: Sqlite) => Command)(db)
-          : args.command;
-      const events = args.decider.decide(command, state);
-      if (events.length === 0) return [];
-      const appended = store.append(
-        [{ stream: args.stream, expectedVersion: args.expectedVersion ?? version, events }],
-        args.meta,
-        clock.now(),
-      );
-      projector.apply(appended);
-      return appended;
-    });
-    if (recorded.length > 0) bus.emit('committed', recorded);
-    return recorded as RecordedEvent<Event>[];
+  ): RecordedEvent[] => {
+    const version = store.streamVersion(args.stream);
+    const state = args.loadState
+      ? args.loadState(db)
+      : store
+          .readStream(args.stream)
+          .reduce(
+            (s, e) => args.decider.evolve(s, e as unknown as Event),
+            args.decider.initialState(),
+          );
+    const command =
+      typeof args.command === 'function'
+        ? (args.command as (db: Sqlite) => Command)(db)
+        : args.command;
+    const events = args.decider.decide(command, state);
+    if (events.length === 0) return [];
+    const appended = store.append(
+      [{ stream: args.stream, expectedVersion: args.expectedVersion ?? version, events }],
+      args.meta,
+      clock.now(),
+    );
+    projector.apply(appended);
+    return appended;
+  };
+
+  let queue: Job[] = [];
+  let scheduled = false;
+
+  // Each job runs in its own savepoint, so a refused command leaves the others intact;
+  // all of them share one commit and so one fsync.
+  const flush = () => {
+    scheduled = false;
+    const jobs = queue.slice(0, MAX_GROUP);
+    queue = queue.slice(MAX_GROUP);
+    if (queue.length > 0) schedule();
+    try {
+      inWriteTransaction(db, () => {
+        for (const job of jobs) {
+          try {
+            job.outcome = { events: db.transaction(() => execute(job.args))() };
+          } catch (error) {
+            job.outcome = { error };
+          }
+        }
+      });
+    } catch (error) {
+      for (const job of jobs) job.outcome = { error };
+    }
+    for (const job of jobs) {
+      const outcome = job.outcome!;
+      if ('error' in outcome) {
+        job.reject(outcome.error);
+      } else {
+        if (outcome.events.length > 0) bus.emit('committed', outcome.events);
+        job.resolve(outcome.events);
+      }
+    }
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+
+  return {
+    /** Runs a command now, in its own BEGIN IMMEDIATE transaction. */
+    handle<State, Command, Event extends DomainEvent>(
+      args: HandleArgs<State, Command, Event>,
+    ): RecordedEvent<Event>[] {
+      if (db.inTransaction) throw new Error('handle() must not run inside another transaction');
+      const recorded = inWriteTransaction(db, () => execute(args));
+      if (recorded.length > 0) bus.emit('committed', recorded);
+      return recorded as RecordedEvent<Event>[];
+    },
+
+    /**
+     * Queues a command for the next group commit: requests that arrive while a commit is
+     * being fsynced are committed together, so concurrent pushes share one fsync. The
+     * promise settles only after the commit is durable.
+     */
+    enqueue<State, Command, Event extends DomainEvent>(
+      args: HandleArgs<State, Command, Event>,
+    ): Promise<RecordedEvent<Event>[]> {
+      return new Promise((resolve, reject) => {
+        queue.push({
+          args: args as unknown as HandleArgs<unknown, unknown, DomainEvent>,
+          resolve: resolve as (events: RecordedEvent[]) => void,
+          reject,
+        });
+        schedule();
+      });
+    },
   };
 }

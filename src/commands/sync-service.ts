@@ -60,11 +60,14 @@ function loadPushState(db: Sqlite, command: PushOperations, notBefore: string): 
   const stored = new Map<string, string>();
   const entityOps = new Map<string, readonly StoredOpOnEntity[]>();
   for (const op of ops) {
-    const found = findVaultOp(db, vault.id, op.opId);
-    if (found) stored.set(op.opId, found.content_hash);
+    const found = findVaultOp(db, vault.id, op.op_id);
+    if (found) stored.set(op.op_id, found.content_hash);
     const key = conflictKey(op);
-    if (op.lastSeenServerSeq > 0 && !entityOps.has(key)) {
-      entityOps.set(key, entityOpsAfter(db, vault.id, op.entityType, op.entityId, op.lastSeenServerSeq));
+    if (op.last_seen_server_seq > 0 && !entityOps.has(key)) {
+      entityOps.set(
+        key,
+        entityOpsAfter(db, vault.id, op.entity_type, op.entity_id, op.last_seen_server_seq),
+      );
     }
   }
   return { stored, entityOps };
@@ -75,12 +78,12 @@ export type SyncService = ReturnType<typeof createSyncService>;
 export function createSyncService(deps: {
   db: Sqlite;
   store: EventStore;
-  handle: CommandHandler;
+  enqueue: CommandHandler['enqueue'];
   clock: Clock;
   config: Config;
   findBlob: BlobLookup;
 }) {
-  const { db, store, handle, clock, config } = deps;
+  const { db, store, enqueue, clock, config } = deps;
   const feed = createFeedReader(db);
 
   const checkBlobs = (scope: SyncScope, ops: PushRequest['ops']) => {
@@ -98,7 +101,7 @@ export function createSyncService(deps: {
 
   return {
     /** Returns the JSON answer of CONTRACT.md §4.6 (byte-identical on an idempotent retry). */
-    push(scope: SyncScope, request: PushRequest, meta: EventMeta): string {
+    async push(scope: SyncScope, request: PushRequest, meta: EventMeta): Promise<string> {
       checkBlobs(scope, request.ops);
       const ops = request.ops.map((op) => ({ ...op, contentHash: opContentHash(op) }));
       const command: PushOperations = {
@@ -107,7 +110,17 @@ export function createSyncService(deps: {
           ...scope,
           idempotencyKey: request.idempotencyKey,
           requestDigest: createHash('sha256')
-            .update(JSON.stringify(ops.map((op) => [op.opId, op.contentHash, op.createdAt, op.clientSequence, op.lastSeenServerSeq])))
+            .update(
+              JSON.stringify(
+                ops.map((op) => [
+                  op.op_id,
+                  op.contentHash,
+                  op.created_at,
+                  op.client_sequence,
+                  op.last_seen_server_seq,
+                ]),
+              ),
+            )
             .digest('base64url'),
           ops,
         },
@@ -116,7 +129,7 @@ export function createSyncService(deps: {
         clock.now().getTime() - config.retention.idempotency_hours * HOUR,
       ).toISOString();
       let state: PushState | undefined;
-      handle({
+      await enqueue({
         stream: vaultStream(scope.userId, scope.vaultId),
         decider: vaultDecider,
         meta,

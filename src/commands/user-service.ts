@@ -48,7 +48,7 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.
 export type UserService = ReturnType<typeof createUserService>;
 
 export function createUserService(deps: {
-  handle: CommandHandler;
+  handle: CommandHandler['handle'];
   hasher: PasswordHasher;
   ids: Ids;
   clock: Clock;

@@ -5,15 +5,16 @@ import type { Decider } from './decider.js';
 export type VaultEvent = EventOfType<'OperationPushed' | 'PushAnswered'>;
 type Conflict = EventOfType<'OperationPushed'>['data']['conflicts'][number];
 
+/** A validated op in the client's wire names, which OperationPushed keeps. */
 export interface PushedOp {
-  readonly opId: string;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly opType: string;
-  readonly payloadJson: string;
-  readonly createdAt: string;
-  readonly clientSequence: number;
-  readonly lastSeenServerSeq: number;
+  readonly op_id: string;
+  readonly entity_type: string;
+  readonly entity_id: string;
+  readonly op_type: string;
+  readonly payload_json: string;
+  readonly created_at: string;
+  readonly client_sequence: number;
+  readonly last_seen_server_seq: number;
   /** opContentHash of the op: what makes a retry "the same op". */
   readonly contentHash: string;
 }
@@ -50,10 +51,11 @@ export interface PushState {
   readonly answer?: { readonly requestDigest: string; readonly response: string };
 }
 
-export const vaultStream = (userId: string, vaultId: string) => `vault/${userId}/${vaultId}`;
+export { vaultStream } from '../log/index.js';
 
-export const conflictKey = (op: Pick<PushedOp, 'entityType' | 'entityId' | 'lastSeenServerSeq'>) =>
-  JSON.stringify([op.entityType, op.entityId, op.lastSeenServerSeq]);
+export const conflictKey = (
+  op: Pick<PushedOp, 'entity_type' | 'entity_id' | 'last_seen_server_seq'>,
+) => JSON.stringify([op.entity_type, op.entity_id, op.last_seen_server_seq]);
 
 interface Plan {
   readonly events: VaultEvent[];
@@ -62,7 +64,7 @@ interface Plan {
 
 // CONTRACT.md §5.4: other devices' non-delete ops on the same entity after last_seen.
 function conflictsOf(op: PushedOp, deviceId: string, state: PushState): Conflict[] {
-  if (op.lastSeenServerSeq <= 0) return [];
+  if (op.last_seen_server_seq <= 0) return [];
   return (state.entityOps.get(conflictKey(op)) ?? [])
     .filter((o) => o.device_id !== deviceId && o.op_type !== 'delete')
     .map((o) => ({
@@ -70,8 +72,8 @@ function conflictsOf(op: PushedOp, deviceId: string, state: PushState): Conflict
       device_id: o.device_id,
       op_type: o.op_type,
       server_sequence: o.seq,
-      entity_type: op.entityType,
-      entity_id: op.entityId,
+      entity_type: op.entity_type,
+      entity_id: op.entity_id,
     }));
 }
 
@@ -85,37 +87,37 @@ export function planPush(command: PushOperations, state: PushState): Plan {
   const known = new Map(state.stored);
   const acknowledged = new Set<string>();
   for (const op of command.data.ops) {
-    const prior = known.get(op.opId);
+    const prior = known.get(op.op_id);
     if (prior !== undefined && prior !== op.contentHash) {
-      rejected.push({ op_id: op.opId, reason: 'op_id already used for a different operation' });
+      rejected.push({ op_id: op.op_id, reason: 'op_id already used for a different operation' });
       continue;
     }
     const opConflicts = conflictsOf(op, deviceId, state);
     conflicts.push(...opConflicts);
     if (prior === undefined) {
-      known.set(op.opId, op.contentHash);
+      known.set(op.op_id, op.contentHash);
       events.push({
         type: 'OperationPushed',
         data: {
-          userId,
-          vaultId,
-          opId: op.opId,
-          deviceId,
-          entityType: op.entityType,
-          entityId: op.entityId,
-          opType: op.opType,
-          payloadJson: op.payloadJson,
-          createdAt: op.createdAt,
-          clientSequence: op.clientSequence,
-          lastSeenServerSeq: op.lastSeenServerSeq,
+          client_sequence: op.client_sequence,
+          last_seen_server_seq: op.last_seen_server_seq,
           conflicts: opConflicts,
+          op: {
+            op_id: op.op_id,
+            device_id: deviceId,
+            entity_type: op.entity_type,
+            entity_id: op.entity_id,
+            op_type: op.op_type,
+            payload_json: op.payload_json,
+            created_at: op.created_at,
+          },
         },
       });
     }
     // A retried op is acknowledged (CONTRACT.md §17.1) so the desktop stops re-sending it.
-    if (!acknowledged.has(op.opId)) {
-      acknowledged.add(op.opId);
-      accepted.push(op.opId);
+    if (!acknowledged.has(op.op_id)) {
+      acknowledged.add(op.op_id);
+      accepted.push(op.op_id);
     }
   }
   const response = JSON.stringify({ accepted, count: accepted.length, conflicts, rejected });

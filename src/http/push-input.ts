@@ -1,15 +1,16 @@
 import { AppError } from '../errors.js';
 import type { Limits } from '../config.js';
 
+/** An op as validated, in the client's wire names (they are stored as such). */
 export interface PushOpInput {
-  readonly opId: string;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly opType: string;
-  readonly payloadJson: string;
-  readonly createdAt: string;
-  readonly clientSequence: number;
-  readonly lastSeenServerSeq: number;
+  readonly op_id: string;
+  readonly entity_type: string;
+  readonly entity_id: string;
+  readonly op_type: string;
+  readonly payload_json: string;
+  readonly created_at: string;
+  readonly client_sequence: number;
+  readonly last_seen_server_seq: number;
   /** A `file` op's blob reference, checked against the vault's blobs (CONTRACT.md §5.6). */
   readonly blob?: { readonly sha256: string; readonly size: number };
 }
@@ -85,7 +86,7 @@ function validateOp(raw: unknown, index: number, limits: Limits): PushOpInput {
     fields[field] = value;
   }
   const payloadJson = optionalString(raw, 'payload_json', where);
-  if (payloadJson.length > limits.max_payload_json || bytes(payloadJson) > limits.max_payload_json) {
+  if (bytes(payloadJson) > limits.max_payload_json) {
     throw fail(413, 'payload_too_large', `${where}payload_json is too large`);
   }
   if (payloadJson !== '') {
@@ -96,16 +97,16 @@ function validateOp(raw: unknown, index: number, limits: Limits): PushOpInput {
     }
   }
   const op: PushOpInput = {
-    opId: fields.op_id!,
-    entityType: fields.entity_type!,
-    entityId: fields.entity_id!,
-    opType: fields.op_type!,
-    payloadJson,
-    createdAt: optionalString(raw, 'created_at', where),
-    clientSequence: sequence(raw, 'client_sequence', where),
-    lastSeenServerSeq: sequence(raw, 'last_seen_server_seq', where),
+    op_id: fields.op_id!,
+    entity_type: fields.entity_type!,
+    entity_id: fields.entity_id!,
+    op_type: fields.op_type!,
+    payload_json: payloadJson,
+    created_at: optionalString(raw, 'created_at', where),
+    client_sequence: sequence(raw, 'client_sequence', where),
+    last_seen_server_seq: sequence(raw, 'last_seen_server_seq', where),
   };
-  if (op.entityType === 'file' && payloadJson !== '') {
+  if (op.entity_type === 'file' && payloadJson !== '') {
     const blob = blobOf(payloadJson, where);
     if (blob) return { ...op, blob };
   }

@@ -8,28 +8,33 @@ export interface FeedRow {
 
 /**
  * The sync feed: a vault's OperationPushed events after a sequence, read through the
- * (stream, seq) index. SQLite builds each op's JSON itself, so a page goes to the client
- * without being parsed and re-serialised in JavaScript. Written for OperationPushed v1;
- * a new version of that event must be handled here too.
+ * (stream, seq) index. The op is the last key of the stored data, in wire form, so each
+ * op is cut out of the stored text and prefixed with its server_sequence: no parse, no
+ * re-serialisation. Inside JSON strings every quote is escaped, so the first `,"op":{`
+ * outside them is the key itself. Written for OperationPushed v1; a new version of that
+ * event must be handled here too.
  */
+const OP_KEY = ',"op":{';
+
+function wireOp(seq: number, data: string): string {
+  const at = data.indexOf(OP_KEY);
+  if (at < 0 || !data.endsWith('}}')) {
+    const { op } = JSON.parse(data) as { op: Record<string, unknown> };
+    return JSON.stringify({ server_sequence: seq, ...op });
+  }
+  return `{"server_sequence":${seq},${data.slice(at + OP_KEY.length, -1)}`;
+}
+
 export function createFeedReader(db: Sqlite) {
   const page = db.prepare(`
-    SELECT seq, json_object(
-      'op_id', data ->> '$.opId',
-      'server_sequence', seq,
-      'device_id', data ->> '$.deviceId',
-      'entity_type', data ->> '$.entityType',
-      'entity_id', data ->> '$.entityId',
-      'op_type', data ->> '$.opType',
-      'payload_json', data ->> '$.payloadJson',
-      'created_at', data ->> '$.createdAt'
-    ) AS op
-    FROM events
+    SELECT seq, data FROM events
     WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
     ORDER BY seq
     LIMIT ?`);
   return {
-    page: (stream: string, afterSeq: number, limit: number) =>
-      page.all(stream, afterSeq, limit) as FeedRow[],
+    page(stream: string, afterSeq: number, limit: number): FeedRow[] {
+      const rows = page.all(stream, afterSeq, limit) as { seq: number; data: string }[];
+      return rows.map((r) => ({ seq: r.seq, op: wireOp(r.seq, r.data) }));
+    },
   };
 }

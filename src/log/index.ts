@@ -7,3 +7,4 @@ export * from './hash.js';
 export * from './schema.js';
 export * from './verify.js';
 export * from './feed.js';
+export * from './streams.js';

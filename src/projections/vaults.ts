@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Generated } from 'kysely';
-import type { Sqlite } from '../log/index.js';
+import type { Statement } from 'better-sqlite3';
+import type { Generated, Selectable } from 'kysely';
+import { parseVaultStream, type Sqlite } from '../log/index.js';
 import type { Projection } from './projection.js';
-import { all, first, qb, run } from './query.js';
+import { all, qb } from './query.js';
 
 export interface VaultsTable {
   /** A compact key for the (user, vault) scope, assigned in log order: stable on replay. */
@@ -44,13 +45,13 @@ export interface PushAnswersTable {
 }
 
 export function opContentHash(op: {
-  entityType: string;
-  entityId: string;
-  opType: string;
-  payloadJson: string;
+  entity_type: string;
+  entity_id: string;
+  op_type: string;
+  payload_json: string;
 }): string {
   return createHash('sha256')
-    .update(JSON.stringify([op.entityType, op.entityId, op.opType, op.payloadJson]))
+    .update(JSON.stringify([op.entity_type, op.entity_id, op.op_type, op.payload_json]))
     .digest('base64url');
 }
 
@@ -95,21 +96,58 @@ CREATE TABLE IF NOT EXISTS push_answers (
 ) STRICT;
 `;
 
-function vaultRow(db: Sqlite, userId: string, vaultId: string, at: string): number {
-  const found = findVault(db, userId, vaultId);
-  if (found) return found.id;
-  run(
-    db,
-    qb.insertInto('vaults').values({
-      user_id: userId,
-      vault_id: vaultId,
-      op_count: 0,
-      head_seq: 0,
-      created_at: at,
-      last_activity: at,
-    }),
-  );
-  return findVault(db, userId, vaultId)!.id;
+interface VaultStatements {
+  findVault: Statement;
+  insertVault: Statement;
+  insertOp: Statement;
+  advanceVault: Statement;
+  upsertTombstone: Statement;
+  upsertAnswer: Statement;
+}
+
+// Pushes are the hot path: these run once per op, so they are prepared once per database
+// instead of being rebuilt by the query builder each time.
+const statements = new WeakMap<Sqlite, VaultStatements>();
+
+function prepare(db: Sqlite): VaultStatements {
+  let s = statements.get(db);
+  if (!s) {
+    s = {
+      findVault: db.prepare('SELECT id FROM vaults WHERE user_id = ? AND vault_id = ?').pluck(),
+      insertVault: db.prepare(
+        `INSERT INTO vaults (user_id, vault_id, op_count, head_seq, created_at, last_activity)
+         VALUES (?, ?, 0, 0, ?, ?)`,
+      ),
+      insertOp: db.prepare(
+        `INSERT INTO vault_ops (vault, op_id, seq, device_id, entity_type, entity_id, op_type, content_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      advanceVault: db.prepare(
+        `UPDATE vaults SET op_count = op_count + 1, head_seq = ?, last_activity = ?
+         WHERE id = ? AND head_seq < ?`,
+      ),
+      upsertTombstone: db.prepare(
+        `INSERT INTO tombstones (vault, entity_type, entity_id, op_id, deleted_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (vault, entity_type, entity_id)
+         DO UPDATE SET op_id = excluded.op_id, deleted_at = excluded.deleted_at`,
+      ),
+      upsertAnswer: db.prepare(
+        `INSERT INTO push_answers (vault, idempotency_key, request_digest, response, answered_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (vault, idempotency_key) DO UPDATE SET request_digest = excluded.request_digest,
+           response = excluded.response, answered_at = excluded.answered_at`,
+      ),
+    };
+    statements.set(db, s);
+  }
+  return s;
+}
+
+function vaultRow(s: VaultStatements, stream: string, at: string): number {
+  const { userId, vaultId } = parseVaultStream(stream);
+  const found = s.findVault.get(userId, vaultId) as number | undefined;
+  if (found !== undefined) return found;
+  return Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid);
 }
 
 export const vaultsProjection: Projection = {
@@ -121,78 +159,31 @@ export const vaultsProjection: Projection = {
     db.exec(DDL);
   },
   apply(db, event) {
+    const s = prepare(db);
     switch (event.type) {
       case 'OperationPushed': {
-        const d = event.data;
-        const vault = vaultRow(db, d.userId, d.vaultId, event.at);
-        run(
-          db,
-          qb
-            .insertInto('vault_ops')
-            .values({
-              vault,
-              op_id: d.opId,
-              seq: event.seq,
-              device_id: d.deviceId,
-              entity_type: d.entityType,
-              entity_id: d.entityId,
-              op_type: d.opType,
-              content_hash: opContentHash(d),
-            })
-            .onConflict((oc) => oc.doNothing()),
+        const d = event.data.op;
+        const vault = vaultRow(s, event.stream, event.at);
+        s.insertOp.run(
+          vault,
+          d.op_id,
+          event.seq,
+          d.device_id,
+          d.entity_type,
+          d.entity_id,
+          d.op_type,
+          opContentHash(d),
         );
-        run(
-          db,
-          qb
-            .updateTable('vaults')
-            .set((eb) => ({
-              op_count: eb('op_count', '+', 1),
-              head_seq: event.seq,
-              last_activity: event.at,
-            }))
-            .where('id', '=', vault)
-            .where('head_seq', '<', event.seq),
-        );
-        if (d.opType === 'delete') {
-          const row = {
-            vault,
-            entity_type: d.entityType,
-            entity_id: d.entityId,
-            op_id: d.opId,
-            deleted_at: event.at,
-          };
-          run(
-            db,
-            qb
-              .insertInto('tombstones')
-              .values(row)
-              .onConflict((oc) =>
-                oc.columns(['vault', 'entity_type', 'entity_id']).doUpdateSet({
-                  op_id: row.op_id,
-                  deleted_at: row.deleted_at,
-                }),
-              ),
-          );
+        s.advanceVault.run(event.seq, event.at, vault, event.seq);
+        if (d.op_type === 'delete') {
+          s.upsertTombstone.run(vault, d.entity_type, d.entity_id, d.op_id, event.at);
         }
         return;
       }
       case 'PushAnswered': {
         const d = event.data;
-        const vault = vaultRow(db, d.userId, d.vaultId, event.at);
-        const row = {
-          vault,
-          idempotency_key: d.idempotencyKey,
-          request_digest: d.requestDigest,
-          response: d.response,
-          answered_at: event.at,
-        };
-        run(
-          db,
-          qb
-            .insertInto('push_answers')
-            .values(row)
-            .onConflict((oc) => oc.columns(['vault', 'idempotency_key']).doUpdateSet(row)),
-        );
+        const vault = vaultRow(s, event.stream, event.at);
+        s.upsertAnswer.run(vault, d.idempotencyKey, d.requestDigest, d.response, event.at);
         return;
       }
       default:
@@ -201,25 +192,40 @@ export const vaultsProjection: Projection = {
   },
 };
 
+const readers = new WeakMap<Sqlite, ReturnType<typeof prepareReaders>>();
+
+function prepareReaders(db: Sqlite) {
+  return {
+    vault: db.prepare('SELECT * FROM vaults WHERE user_id = ? AND vault_id = ?'),
+    op: db.prepare('SELECT seq, content_hash FROM vault_ops WHERE vault = ? AND op_id = ?'),
+    entityOps: db.prepare(
+      `SELECT op_id, device_id, op_type, seq FROM vault_ops
+       WHERE vault = ? AND entity_type = ? AND entity_id = ? AND seq > ? ORDER BY seq`,
+    ),
+    answer: db.prepare(
+      `SELECT request_digest, response FROM push_answers
+       WHERE vault = ? AND idempotency_key = ? AND answered_at >= ?`,
+    ),
+  };
+}
+
+// Read once or more per pushed op, so prepared once per database like the writes above.
+const reader = (db: Sqlite) => {
+  let r = readers.get(db);
+  if (!r) {
+    r = prepareReaders(db);
+    readers.set(db, r);
+  }
+  return r;
+};
+
+export type VaultRow = Selectable<VaultsTable>;
+
 export const findVault = (db: Sqlite, userId: string, vaultId: string) =>
-  first(
-    db,
-    qb
-      .selectFrom('vaults')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('vault_id', '=', vaultId),
-  );
+  reader(db).vault.get(userId, vaultId) as VaultRow | undefined;
 
 export const findVaultOp = (db: Sqlite, vault: number, opId: string) =>
-  first(
-    db,
-    qb
-      .selectFrom('vault_ops')
-      .select(['seq', 'content_hash'])
-      .where('vault', '=', vault)
-      .where('op_id', '=', opId),
-  );
+  reader(db).op.get(vault, opId) as { seq: number; content_hash: string } | undefined;
 
 /** Stored ops on one entity after a sequence: the candidates for a conflict report. */
 export const entityOpsAfter = (
@@ -229,25 +235,17 @@ export const entityOpsAfter = (
   entityId: string,
   afterSeq: number,
 ) =>
-  all(
-    db,
-    qb
-      .selectFrom('vault_ops')
-      .select(['op_id', 'device_id', 'op_type', 'seq'])
-      .where('vault', '=', vault)
-      .where('entity_type', '=', entityType)
-      .where('entity_id', '=', entityId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq'),
-  );
+  reader(db).entityOps.all(vault, entityType, entityId, afterSeq) as {
+    op_id: string;
+    device_id: string;
+    op_type: string;
+    seq: number;
+  }[];
 
 export const findPushAnswer = (db: Sqlite, vault: number, key: string, notBefore: string) =>
-  first(
-    db,
-    qb
-      .selectFrom('push_answers')
-      .select(['request_digest', 'response'])
-      .where('vault', '=', vault)
-      .where('idempotency_key', '=', key)
-      .where('answered_at', '>=', notBefore),
-  );
+  reader(db).answer.get(vault, key, notBefore) as
+    | { request_digest: string; response: string }
+    | undefined;
+
+export const listVaultsOfUser = (db: Sqlite, userId: string) =>
+  all(db, qb.selectFrom('vaults').selectAll().where('user_id', '=', userId).orderBy('vault_id'));

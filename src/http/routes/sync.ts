@@ -32,7 +32,7 @@ export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
     async (request, reply) => {
       const device = request.device!;
       const input = validatePush(request.body, config.limits);
-      const answer = sync.push(
+      const answer = await sync.push(
         { userId: device.userId, vaultId: device.vaultId, deviceId: device.deviceId },
         input,
         requestMeta(request, `device:${device.deviceId}`),

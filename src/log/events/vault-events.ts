@@ -10,25 +10,30 @@ export const ConflictSchema = z.object({
   entity_id: z.string(),
 });
 
+/** An op exactly as the pull feed serves it (CONTRACT.md §4.7), less its server_sequence. */
+export const WireOpSchema = z.object({
+  op_id: z.string(),
+  device_id: z.string(),
+  entity_type: z.string(),
+  entity_id: z.string(),
+  op_type: z.string(),
+  payload_json: z.string(),
+  created_at: z.string(),
+});
+
 /**
  * One pushed operation; its seq is the server_sequence clients page by. It records the
- * decision too: the conflicts reported for it.
+ * decision too: the conflicts reported for it. `op` is the last key and keeps the wire
+ * names, so the feed serves it straight from the stored JSON text. The user and vault are
+ * those of the stream `vault/<userId>/<vaultId>`.
  */
 export const OperationPushed = defineEvent(
   'OperationPushed',
   z.object({
-    userId: z.string(),
-    vaultId: z.string(),
-    opId: z.string(),
-    deviceId: z.string(),
-    entityType: z.string(),
-    entityId: z.string(),
-    opType: z.string(),
-    payloadJson: z.string(),
-    createdAt: z.string(),
-    clientSequence: z.number().int().nonnegative(),
-    lastSeenServerSeq: z.number().int().nonnegative(),
+    client_sequence: z.number().int().nonnegative(),
+    last_seen_server_seq: z.number().int().nonnegative(),
     conflicts: z.array(ConflictSchema),
+    op: WireOpSchema,
   }),
 );
 

@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openRuntime } from '../../src/runtime.js';
+import { createHttpClient, percentile } from './http-client.js';
+
+const PASSWORD = 'bench-password-123';
+
+export interface SyncLoadOptions {
+  readonly devices: number;
+  readonly batch: number;
+  readonly payloadBytes: number;
+  readonly pushSeconds: number;
+}
+
+export interface SyncLoadFigures {
+  readonly pushOpsPerSec: number;
+  readonly pushP50Ms: number;
+  readonly pushP99Ms: number;
+  readonly pushedOps: number;
+  readonly pull100OpsPerSec: number;
+  readonly pull1000OpsPerSec: number;
+  readonly pull100P99Ms: number;
+  readonly serverRssMiB: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function serverRssMiB(child: ChildProcess): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+/**
+ * Starts the built server as its own process on a fresh data directory with one user and
+ * `devices` paired in one vault (paired before start: pairing is rate limited per IP).
+ */
+export async function startBenchServer(binary: string, devices: number, vaultId = 'bench-vault') {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vss-bench-'));
+  const runtime = openRuntime({ dataDir });
+  await runtime.users.register(
+    { username: 'bench', email: 'bench@example.test', password: PASSWORD, confirmed: true },
+    'operator',
+    { actor: 'bench' },
+  );
+  const tokens: string[] = [];
+  for (let i = 0; i < devices; i++) {
+    const paired = await runtime.devices.pair(
+      { login: 'bench', password: PASSWORD, deviceName: `device-${i}`, clientVersion: 'bench', vaultId, via: 'pair' },
+      { actor: 'bench' },
+    );
+    tokens.push(paired.token);
+  }
+  runtime.close();
+  writeFileSync(join(dataDir, 'admin.pw'), 'bench-admin-password');
+  const port = await freePort();
+  const child = spawn(process.execPath, [binary, '--port', String(port), '--data', dataDir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn' },
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`${baseUrl}/livez`);
+      if (res.ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    baseUrl,
+    child,
+    tokens,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function batchBody(device: number, start: number, size: number, payloadBytes: number): string {
+  const filler = 'x'.repeat(Math.max(0, payloadBytes - 40));
+  const ops = [];
+  for (let i = 0; i < size; i++) {
+    const n = start + i;
+    ops.push({
+      op_id: `d${device}-op-${n}`,
+      entity_type: 'file',
+      entity_id: `notes/${device}/${n % 500}.md`,
+      op_type: 'update',
+      payload_json: JSON.stringify({ path: `n/${n}.md`, content: filler }),
+      client_sequence: n,
+      last_seen_server_seq: 0,
+      created_at: '2026-11-26T10:00:00Z',
+    });
+  }
+  return JSON.stringify({ ops });
+}
+
+async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOptions) {
+  const client = createHttpClient(baseUrl, tokens.length);
+  const latencies: number[] = [];
+  let ops = 0;
+  const deadline = Date.now() + opts.pushSeconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    tokens.map(async (token, device) => {
+      for (let n = 0; Date.now() < deadline; n += opts.batch) {
+        const body = batchBody(device, n, opts.batch, opts.payloadBytes);
+        const t0 = performance.now();
+        const res = await client.post('/api/v1/sync/push', body, token);
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200) throw new Error(`push ${res.status} ${res.body.toString()}`);
+        ops += opts.batch;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  client.close();
+  latencies.sort((a, b) => a - b);
+  return { opsPerSec: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ops };
+}
+
+async function pullPhase(baseUrl: string, token: string, pageLimit: number) {
+  const client = createHttpClient(baseUrl, 1);
+  const latencies: number[] = [];
+  let cursor = 0;
+  let ops = 0;
+  const started = performance.now();
+  for (;;) {
+    const t0 = performance.now();
+    const res = await client.post('/api/v1/sync/pull', `{"since_sequence":${cursor},"page_limit":${pageLimit}}`, token);
+    latencies.push(performance.now() - t0);
+    if (res.status !== 200) throw new Error(`pull ${res.status}`);
+    const page = JSON.parse(res.body.toString()) as { page_last_sequence: number; has_more: boolean; ops: unknown[] };
+    ops += page.ops.length;
+    cursor = page.page_last_sequence;
+    if (!page.has_more) break;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  client.close();
+  latencies.sort((a, b) => a - b);
+  return { opsPerSec: ops / seconds, p99: percentile(latencies, 99), ops };
+}
+
+/** 8 devices pushing 100-op batches, then a fresh device pulling everything. */
+export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promise<SyncLoadFigures> {
+  const server = await startBenchServer(binary, opts.devices + 1);
+  try {
+    const tokens = server.tokens.slice(0, opts.devices);
+    const pushed = await pushPhase(server.baseUrl, tokens, opts);
+    const reader = server.tokens[opts.devices]!;
+    const pull100 = await pullPhase(server.baseUrl, reader, 100);
+    const pull1000 = await pullPhase(server.baseUrl, reader, 1000);
+    return {
+      pushOpsPerSec: Math.round(pushed.opsPerSec),
+      pushP50Ms: Number(pushed.p50.toFixed(1)),
+      pushP99Ms: Number(pushed.p99.toFixed(1)),
+      pushedOps: pushed.ops,
+      pull100OpsPerSec: Math.round(pull100.opsPerSec),
+      pull1000OpsPerSec: Math.round(pull1000.opsPerSec),
+      pull100P99Ms: Number(pull100.p99.toFixed(1)),
+      serverRssMiB: serverRssMiB(server.child),
+    };
+  } finally {
+    await server.stop();
+  }
+}
