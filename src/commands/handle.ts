@@ -121,6 +121,7 @@ export function createCommandHandler(deps: {
   return {
     /** Runs a command now, in its own BEGIN IMMEDIATE transaction. */
     handle<State, Command, Event extends DomainEvent>(
+      this: void,
       args: HandleArgs<State, Command, Event>,
     ): RecordedEvent<Event>[] {
       if (db.inTransaction) throw new Error('handle() must not run inside another transaction');
@@ -135,11 +136,12 @@ export function createCommandHandler(deps: {
      * promise settles only after the commit is durable.
      */
     enqueue<State, Command, Event extends DomainEvent>(
+      this: void,
       args: HandleArgs<State, Command, Event>,
     ): Promise<RecordedEvent<Event>[]> {
       return new Promise((resolve, reject) => {
         queue.push({
-          args: args as unknown as HandleArgs<unknown, unknown, DomainEvent>,
+          args: args,
           resolve: resolve as (events: RecordedEvent[]) => void,
           reject,
         });
