@@ -17,7 +17,7 @@ export interface TableDiff {
 
 // Identifiers come from projection definitions and the schema, never from input; quoting
 // still keeps an odd column name from changing the statement.
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function columnsOf(db: Sqlite, table: string): string[] {
   return db

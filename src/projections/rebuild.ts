@@ -11,7 +11,7 @@ import {
   type EventStore,
   type Sqlite,
 } from '../log/index.js';
-import { compareProjections, type TableDiff } from './compare.js';
+import { compareProjections, quoteIdent, type TableDiff } from './compare.js';
 import type { Projection } from './projection.js';
 import { createProjector, type Progress, type Projector } from './projector.js';
 
@@ -105,8 +105,6 @@ export function checkAgainstLive(
     })
     .deferred();
 }
-
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * Replaces the live projection rows with the scratch's in one BEGIN IMMEDIATE transaction,
