@@ -52,6 +52,8 @@ export interface RuntimeOptions {
   readonly onRebuildProgress?: Progress;
 }
 
+export const databaseFileOf = (dataDir: string) => join(dataDir, 'server.db');
+
 /** The composition root shared by the server and every CLI command. */
 export function openRuntime(options: RuntimeOptions): Runtime {
   const { dataDir } = options;
@@ -62,7 +64,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomIds;
   const hasher = options.hasher ?? createPasswordHasher();
-  const db = openDatabase(options.databaseFile ?? join(dataDir, 'server.db'));
+  const db = openDatabase(options.databaseFile ?? databaseFileOf(dataDir));
   migrateLog(db, () => ids.epoch());
   const store = createEventStore(db, CATALOGUE);
   const projector = createProjector(db, store, PROJECTIONS);

@@ -1,12 +1,20 @@
 import { Command } from 'commander';
 import { readBuildInfo } from '../version.js';
+import { auditCommand } from './audit.js';
+import { replayCommand } from './replay.js';
 import { serveCommand } from './serve.js';
+import { userCommand } from './user.js';
+import { verifyCommand } from './verify.js';
 
 export function createProgram(): Command {
   const program = new Command('verstak-sync-server')
     .description('Verstak Sync Server: self-hosted sync for the Verstak desktop app')
     .version(readBuildInfo().version);
   program.addCommand(serveCommand, { isDefault: true });
+  program.addCommand(userCommand);
+  program.addCommand(auditCommand);
+  program.addCommand(verifyCommand);
+  program.addCommand(replayCommand);
   return program;
 }
 

@@ -1,4 +1,6 @@
+export * from './audit-query.js';
 export * from './catalogue.js';
+export * from './copy.js';
 export * from './database.js';
 export * from './errors.js';
 export * from './event-store.js';

@@ -1,0 +1,11 @@
+import { Command } from 'commander';
+import { userAddCommand } from './user-add.js';
+import { userBlockCommand, userUnblockCommand } from './user-block.js';
+import { userListCommand } from './user-list.js';
+
+export const userCommand = new Command('user')
+  .description('manage user accounts')
+  .addCommand(userAddCommand)
+  .addCommand(userBlockCommand)
+  .addCommand(userUnblockCommand)
+  .addCommand(userListCommand);
