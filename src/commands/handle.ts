@@ -24,6 +24,12 @@ export interface HandleArgs<State, Command, Event extends DomainEvent> {
    * comes from projections instead of folding the whole stream.
    */
   readonly loadState?: (db: Sqlite) => State;
+  /**
+   * Writes rows that must commit with the events but are not derived from them, e.g. an
+   * outbox mail carrying a token that the log only holds as a digest. Runs only for
+   * commands executed live, never on replay.
+   */
+  readonly sideEffects?: (db: Sqlite, events: readonly RecordedEvent<Event>[]) => void;
 }
 
 interface Job {
@@ -76,6 +82,7 @@ export function createCommandHandler(deps: {
       clock.now(),
     );
     projector.apply(appended);
+    args.sideEffects?.(db, appended as RecordedEvent<Event>[]);
     return appended;
   };
 
@@ -141,7 +148,7 @@ export function createCommandHandler(deps: {
     ): Promise<RecordedEvent<Event>[]> {
       return new Promise((resolve, reject) => {
         queue.push({
-          args: args,
+          args: args as unknown as HandleArgs<unknown, unknown, DomainEvent>,
           resolve: resolve as (events: RecordedEvent[]) => void,
           reject,
         });
