@@ -16,6 +16,7 @@ import {
   type EventStore,
   type Sqlite,
 } from './log/index.js';
+import { migrateOutbox } from './mail/outbox.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
 import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
@@ -66,6 +67,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const hasher = options.hasher ?? createPasswordHasher();
   const db = openDatabase(options.databaseFile ?? databaseFileOf(dataDir));
   migrateLog(db, () => ids.epoch());
+  migrateOutbox(db);
   const store = createEventStore(db, CATALOGUE);
   const projector = createProjector(db, store, PROJECTIONS);
   projector.catchUp(options.onRebuildProgress);

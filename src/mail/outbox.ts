@@ -1,0 +1,85 @@
+import type { Sqlite } from '../log/index.js';
+
+/** Mails the server sends; each has an English and a Russian template. */
+export type MailTemplateName =
+  | 'confirm-email'
+  | 'reset-password'
+  | 'account-exists'
+  | 'password-changed'
+  | 'smtp-test';
+
+export type MailLocale = 'en' | 'ru';
+
+export interface OutboxMail {
+  readonly to: string;
+  readonly template: MailTemplateName;
+  readonly locale: MailLocale;
+  /** Template values; a one-time link lives here until the mail is sent. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export interface OutboxRow {
+  readonly id: number;
+  readonly created_at: string;
+  readonly recipient: string;
+  readonly template: MailTemplateName;
+  readonly locale: MailLocale;
+  readonly params: string;
+  readonly attempts: number;
+  readonly next_attempt_at: string;
+  readonly last_error: string | null;
+  readonly sent_at: string | null;
+}
+
+/**
+ * The mail outbox: a side table, not a projection. A command writes its mail here in its
+ * own transaction (HandleArgs.sideEffects), so a mail exists exactly when its command
+ * committed; the sender delivers it later, and a replay of the log never sends mail.
+ */
+export function migrateOutbox(db: Sqlite): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS mail_outbox (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    template TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    params TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    sent_at TEXT
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (sent_at, next_attempt_at);`);
+}
+
+/** Must run inside the command's transaction. CR/LF never reach a mail header. */
+export function enqueueMail(db: Sqlite, mail: OutboxMail, now: Date): void {
+  if (/[\r\n]/.test(mail.to)) throw new Error('mail recipient contains a line break');
+  db.prepare(
+    `INSERT INTO mail_outbox (created_at, recipient, template, locale, params, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(now.toISOString(), mail.to, mail.template, mail.locale, JSON.stringify(mail.params), now.toISOString());
+}
+
+export function dueMails(db: Sqlite, now: Date, limit = 20): OutboxRow[] {
+  return db
+    .prepare(
+      `SELECT * FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, id LIMIT ?`,
+    )
+    .all(now.toISOString(), limit) as OutboxRow[];
+}
+
+/** Sent mails keep their envelope for the admin console but lose their one-time links. */
+export function markSent(db: Sqlite, id: number, now: Date): void {
+  db.prepare(
+    `UPDATE mail_outbox SET sent_at = ?, params = '{}', attempts = attempts + 1, last_error = NULL
+     WHERE id = ?`,
+  ).run(now.toISOString(), id);
+}
+
+export function markFailed(db: Sqlite, id: number, error: string, retryAt: Date): void {
+  db.prepare(
+    `UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?`,
+  ).run(error.slice(0, 500), retryAt.toISOString(), id);
+}
