@@ -96,6 +96,7 @@ export function createCommandHandler(deps: {
     const jobs = queue.slice(0, MAX_GROUP);
     queue = queue.slice(MAX_GROUP);
     if (queue.length > 0) schedule();
+    let aborted: unknown;
     try {
       inWriteTransaction(db, () => {
         for (const job of jobs) {
@@ -103,11 +104,16 @@ export function createCommandHandler(deps: {
             job.outcome = { events: db.transaction(() => execute(job.args))() };
           } catch (error) {
             job.outcome = { error };
+            // Some errors (SQLITE_FULL, I/O) make SQLite roll back the whole transaction.
+            if (!db.inTransaction) {
+              aborted = error;
+              throw error;
+            }
           }
         }
       });
     } catch (error) {
-      for (const job of jobs) job.outcome = { error };
+      for (const job of jobs) job.outcome = { error: aborted ?? error };
     }
     for (const job of jobs) {
       const outcome = job.outcome!;

@@ -62,6 +62,19 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
     .send(`${JSON.stringify({ error: message, code })}\n`);
 }
 
+// Storage failures are the server's, but the client can act on them: retry later.
+const STORAGE_ERRORS: { match: RegExp; status: number; code: string; message: string }[] = [
+  { match: /^SQLITE_FULL/, status: 507, code: 'storage_full', message: 'server storage is full' },
+  { match: /^ENOSPC$/, status: 507, code: 'storage_full', message: 'server storage is full' },
+  { match: /^SQLITE_BUSY/, status: 503, code: 'server_busy', message: 'server busy, try again' },
+  {
+    match: /^(SQLITE_IOERR|SQLITE_READONLY|SQLITE_CANTOPEN|EACCES|EIO|EROFS)/,
+    status: 503,
+    code: 'storage_unavailable',
+    message: 'server storage unavailable, try again',
+  },
+];
+
 const notFoundPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Not found — Verstak Sync</title></head>
 <body><main><h1>Page not found</h1><p><a href="/">Verstak Sync</a></p></main></body></html>
@@ -89,6 +102,12 @@ export const errorHandling = fp(
         const routeCode = (request.routeOptions.config as { tooLargeCode?: string }).tooLargeCode;
         const code = known.status === 413 && routeCode ? routeCode : known.code;
         return sendError(reply, known.status, code, known.message);
+      }
+      const storage = STORAGE_ERRORS.find((e) => typeof err.code === 'string' && e.match.test(err.code));
+      if (storage) {
+        request.log.error({ err, reqId: request.id }, 'storage failure');
+        reply.header('retry-after', '5');
+        return sendError(reply, storage.status, storage.code, storage.message);
       }
       const status = err.statusCode ?? 500;
       if (status >= 400 && status < 500) {
