@@ -42,6 +42,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
     logger.info({ admin: opts.adminUser }, `admin account ${outcome}`);
   }
   const runtime = openRuntime({ dataDir, hasher, onRebuildProgress: stderrProgress('rebuilding projections') });
+  // A damaged main database must not serve: refuse to start rather than answer from it.
+  const check = runtime.db.pragma('quick_check', { simple: true }) as string;
+  if (check !== 'ok') {
+    runtime.close();
+    throw new Error(`database corrupt (${check}) — restore from backup`);
+  }
   if (runtime.config.admin.length === 0) {
     logger.warn(
       'no admin account yet: restart with --admin-user NAME --admin-pass-file FILE to create one',
