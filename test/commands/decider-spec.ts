@@ -15,7 +15,10 @@ export function deciderSpec<S, C, E extends DomainEvent>(decider: Decider<S, C, 
           const run = () =>
             decider.decide(
               command,
-              history.reduce((state, event) => decider.evolve(state, event), decider.initialState()),
+              history.reduce(
+                (state, event) => decider.evolve(state, event),
+                decider.initialState(),
+              ),
             );
           return {
             then(expected: readonly E[]) {

@@ -77,7 +77,10 @@ describe('user decider: no user yet', () => {
 
 describe('user decider: registered', () => {
   it('rejects registering the same id twice', () => {
-    spec.given([registered]).when(registration()).thenThrows({ status: 409, code: 'already_exists' });
+    spec
+      .given([registered])
+      .when(registration())
+      .thenThrows({ status: 409, code: 'already_exists' });
   });
 
   it('blocks the user', () => {
@@ -127,10 +130,7 @@ const commandArb: fc.Arbitrary<UserCommand> = fc.oneof(
 );
 
 const outcome = (history: readonly UserEvent[], command: UserCommand) => {
-  const state = history.reduce(
-    (s, e) => userDecider.evolve(s, e),
-    userDecider.initialState(),
-  );
+  const state = history.reduce((s, e) => userDecider.evolve(s, e), userDecider.initialState());
   try {
     return { events: userDecider.decide(structuredClone(command), state) };
   } catch (err) {
@@ -146,8 +146,11 @@ describe('user decider properties', () => {
     },
   );
 
-  test.prop([historyArb, commandArb])('evolve never throws and decide only throws AppError', (history, command) => {
-    const result = outcome(history, command);
-    if ('error' in result) expect(result.error).toHaveProperty('code');
-  });
+  test.prop([historyArb, commandArb])(
+    'evolve never throws and decide only throws AppError',
+    (history, command) => {
+      const result = outcome(history, command);
+      if ('error' in result) expect(result.error).toHaveProperty('code');
+    },
+  );
 });
