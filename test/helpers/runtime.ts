@@ -39,16 +39,19 @@ export interface TestRuntime extends Runtime {
  * A runtime over a fresh temp data dir with an in-memory database, a manual clock, seeded
  * ids and the fast hasher; `close()` also deletes the data dir.
  */
-export type TestRuntimeOptions = Partial<Omit<RuntimeOptions, 'clock'>>;
+export type TestRuntimeOptions = Partial<Omit<RuntimeOptions, 'clock'>> & {
+  /** A real server.db in the data dir instead of ':memory:' (a second connection can read it). */
+  readonly onDisk?: boolean;
+};
 
-export function openTestRuntime(options: TestRuntimeOptions = {}): TestRuntime {
+export function openTestRuntime({ onDisk, ...options }: TestRuntimeOptions = {}): TestRuntime {
   const dataDir = mkdtempSync(join(tmpdir(), 'verstak-test-'));
   const clock = createManualClock(TEST_START);
   let runtime: Runtime;
   try {
     runtime = openRuntime({
       dataDir,
-      databaseFile: ':memory:',
+      databaseFile: onDisk ? join(dataDir, 'server.db') : ':memory:',
       clock,
       ids: seededIds(),
       hasher: testHasher,
