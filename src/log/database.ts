@@ -26,8 +26,12 @@ export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
   return db;
 }
 
-/** Runs `fn` in a BEGIN IMMEDIATE transaction, so another process cannot interleave a write. */
+/**
+ * Runs `fn` in a BEGIN IMMEDIATE transaction, so another process cannot interleave a write.
+ * Inside a caller's transaction it runs in a savepoint instead: `fn` stays all-or-nothing
+ * even when the caller catches its error and commits the rest.
+ */
 export function inWriteTransaction<T>(db: Sqlite, fn: () => T): T {
-  if (db.inTransaction) return fn();
+  if (db.inTransaction) return db.transaction(fn)();
   return db.transaction(fn).immediate();
 }

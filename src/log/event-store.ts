@@ -99,7 +99,10 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
     const headRow = headStmt.get() as { seq: number; hash: string } | undefined;
     let seq = headRow?.seq ?? 0;
     let previousHash = headRow?.hash ?? GENESIS_HASH;
+    // Projections applied live must see the meta a replay reads back: unknown keys
+    // dropped by the schema, undefined ones dropped by JSON.
     const metaText = JSON.stringify(EventMetaSchema.parse(meta));
+    const storedMeta = JSON.parse(metaText) as EventMeta;
     const atText = at.toISOString();
     const recorded: RecordedEvent[] = [];
     for (const request of requests) {
@@ -144,7 +147,7 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
           stream: request.stream,
           version,
           at: atText,
-          meta,
+          meta: storedMeta,
         } as RecordedEvent);
       }
     }

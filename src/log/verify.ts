@@ -28,14 +28,20 @@ export function verifyLog(
   const problems: LogProblem[] = [];
   const total = (db.prepare('SELECT count(*) FROM events').pluck().get() as number) ?? 0;
   const page = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+  // Rows below seq 1 would be skipped by a scan starting at 1, hiding a moved event.
+  const lowest = db.prepare('SELECT min(seq) FROM events').pluck().get() as number | null;
+  let after = Math.min((lowest ?? 1) - 1, 0);
   let previousHash = GENESIS_HASH;
   let expectedSeq = 1;
   let done = 0;
   for (;;) {
-    const rows = page.all(expectedSeq - 1, BATCH) as EventRow[];
+    const rows = page.all(after, BATCH) as EventRow[];
     if (rows.length === 0) break;
     for (const row of rows) {
-      if (row.seq !== expectedSeq) {
+      after = row.seq;
+      if (row.seq < 1) {
+        problems.push({ seq: row.seq, problem: 'sequence number below 1' });
+      } else if (row.seq !== expectedSeq) {
         problems.push({ seq: expectedSeq, problem: `sequence gap: next stored seq is ${row.seq}` });
       }
       if (sha256Hex(row.data) !== row.data_hash) {
@@ -55,7 +61,7 @@ export function verifyLog(
         problems.push({ seq: row.seq, problem: 'hash chain broken' });
       }
       previousHash = row.hash;
-      expectedSeq = row.seq + 1;
+      expectedSeq = Math.max(row.seq + 1, 1);
       done += 1;
       if (problems.length >= maxProblems) break;
     }

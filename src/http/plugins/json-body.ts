@@ -7,6 +7,19 @@ import { AppError } from '../../errors.js';
  * checked), so any body that no other parser claims is read as JSON. Exactly one JSON
  * value is allowed; `__proto__` keys are refused by fastify's secure parser.
  */
+/**
+ * fastify's parser replaces JSON.parse's error with a generic one, so the cause is read
+ * from a plain parse here (only for bodies already refused).
+ */
+function hasTrailingJson(body: string): boolean {
+  try {
+    JSON.parse(body);
+    return false;
+  } catch (err) {
+    return /after JSON|Unexpected non-whitespace/i.test((err as Error).message);
+  }
+}
+
 export const jsonBody = fp(
   async (app: FastifyInstance) => {
     const secureParse = app.getDefaultJsonParser('error', 'error');
@@ -21,7 +34,7 @@ export const jsonBody = fp(
           done(null, value);
           return;
         }
-        const trailing = /after JSON|Unexpected non-whitespace/i.test(err.message);
+        const trailing = hasTrailingJson(body);
         done(
           trailing
             ? new AppError(400, 'trailing_json', 'request body must contain a single JSON value')
