@@ -1,4 +1,5 @@
 import type { Sqlite } from '../../src/log/index.js';
+import { PROJECTIONS } from '../../src/projections/index.js';
 
 /**
  * Every row of a table, ordered by all of its columns, so two dumps are equal exactly
@@ -17,3 +18,9 @@ export const checkpoints = (db: Sqlite) =>
     version: number;
     position: number;
   }[];
+
+/** The checkpoints every projection of the server should have after reaching `position`. */
+export const allAt = (position: number) =>
+  PROJECTIONS.map((p) => ({ name: p.name, version: p.version, position })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  );
