@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createFileBlobStore } from './blobs/blob-store.js';
 import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
+import { createBlobService, type BlobService } from './commands/blob-service.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
@@ -34,6 +36,7 @@ export interface Runtime {
   readonly users: UserService;
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
+  readonly blobs: BlobService;
   close(): void;
 }
 
@@ -69,6 +72,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
+  const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
   return {
     dataDir,
     blobDir,
@@ -84,6 +88,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     users,
     devices,
     activity,
+    blobs,
     close() {
       bus.all.clear();
       if (db.open) {

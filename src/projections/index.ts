@@ -1,4 +1,5 @@
 import type { Projection } from './projection.js';
+import { blobsProjection } from './blobs.js';
 import { devicesProjection } from './devices.js';
 import { usersProjection } from './users.js';
 
@@ -6,4 +7,4 @@ export type { Projection } from './projection.js';
 export * from './projector.js';
 
 /** Every read model, in the order they are applied. */
-export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection];
+export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection, blobsProjection];

@@ -1,3 +1,4 @@
+import type { BlobRefsTable, BlobsTable } from './blobs.js';
 import type { DevicesTable } from './devices.js';
 import type { UsersTable } from './users.js';
 
@@ -5,4 +6,6 @@ import type { UsersTable } from './users.js';
 export interface Database {
   users: UsersTable;
   devices: DevicesTable;
+  blobs: BlobsTable;
+  blob_refs: BlobRefsTable;
 }
