@@ -7,6 +7,7 @@ import { errorHandling } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
+import { blobRoutes } from './routes/blobs.js';
 import { clientRoutes } from './routes/client.js';
 import { healthRoutes } from './routes/health.js';
 
@@ -46,5 +47,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const limiter = createRateLimiter(deps.clock);
   await app.register(clientRoutes, { ...deps, limiter });
+  await app.register(blobRoutes, deps);
   return app;
 }
