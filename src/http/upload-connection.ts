@@ -98,16 +98,25 @@ export function lingerAfterEarlyAnswer(raw: IncomingMessage, bounds = LINGER): v
   const socket = raw.socket;
   if (!(socket instanceof Socket)) return;
   // Node ends a `Connection: close` response with socket.destroySoon(); linger instead.
+  // The rest is drained through the request, not the socket: a 'data' listener on the
+  // socket would take it from Node's HTTP parser, which then stops reading.
   socket.destroySoon = function lingeringClose(this: Socket) {
     this.end();
+    const close = () => {
+      if (this.writableFinished) this.destroy();
+      else this.once('finish', () => this.destroy());
+    };
+    if (raw.readableEnded) {
+      close();
+      return;
+    }
     let drained = 0;
-    const close = () => this.destroy();
-    const timer = setTimeout(close, bounds.ms);
-    this.on('data', (chunk: Buffer) => {
+    const timer = setTimeout(() => this.destroy(), bounds.ms);
+    raw.on('data', (chunk: Buffer) => {
       drained += chunk.length;
-      if (drained > bounds.bytes) close();
+      if (drained > bounds.bytes) this.destroy();
     });
-    this.once('end', close);
+    raw.once('end', close);
     this.once('close', () => clearTimeout(timer));
   };
 }
