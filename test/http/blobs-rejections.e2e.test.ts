@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   bearer,
@@ -124,9 +125,33 @@ describe('size limit', () => {
       expect(res.json().code).toBe('blob_too_large');
     });
   });
+  it('caps the whole body, framing included, even without a declared length', async () => {
+    const w = await open({ limits: { max_blob_bytes: 64 * KiB } });
+    const body = fileBody(randomBytes(10));
+    const preamble = Buffer.alloc(1024 * KiB + 65 * KiB, 0x2d); // ignored by parsers, still counted
+    await expectNothingStored(w, async () => {
+      const res = await w.app.inject({
+        method: 'POST',
+        url: '/api/v1/blobs/',
+        headers: { ...body.headers, ...bearer(w.alice) },
+        payload: Readable.from([preamble, Buffer.from('\r\n'), body.payload]),
+      });
+      expect(res.statusCode).toBe(413);
+      expect(res.json().code).toBe('blob_too_large');
+    });
+  });
 });
 
 describe('quotas', () => {
+  it('holds when uploads race each other', async () => {
+    const w = await open({ limits: { max_vault_blob_bytes: 100, max_user_blob_bytes: 1000 } });
+    const contents = [randomBytes(60), randomBytes(60), randomBytes(60)];
+    const answers = await Promise.all(contents.map((c) => upload(w, w.alice, c)));
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 413, 413]);
+    expect(storedFiles(w)).toHaveLength(1);
+    expect(tempFiles(w)).toEqual([]);
+  });
+
   it('refuses content past the vault quota and charges a re-upload nothing', async () => {
     const w = await open({ limits: { max_vault_blob_bytes: 100, max_user_blob_bytes: 1000 } });
     const first = randomBytes(60);

@@ -158,6 +158,18 @@ describe('scoping', () => {
     });
   });
 
+  it('stores the same content once when several scopes upload it at the same time', async () => {
+    const content = randomBytes(20_000);
+    const head = logHead(world);
+    const devices = [world.alice, world.aliceSecond, world.aliceOtherVault, world.bob];
+    const answers = await Promise.all(devices.map((device) => upload(world, device, content)));
+    for (const answer of answers) expect(answer.json()).toEqual({ sha256: sha256(content), size: 20_000 });
+    const types = world.runtime.store.readRange(head, 10).map((e) => e.type);
+    expect(types.sort()).toEqual(['BlobReferenced', 'BlobReferenced', 'BlobReferenced', 'BlobStored']);
+    expect(storedFiles(world)).toHaveLength(1);
+    expect(tempFiles(world)).toEqual([]);
+  });
+
   it('answers 404 for a well-formed digest nobody uploaded', async () => {
     const res = await download(world, world.alice, sha256(Buffer.from('never uploaded')));
     expect(res.statusCode).toBe(404);
