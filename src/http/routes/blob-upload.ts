@@ -3,8 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { BlobTooLargeError } from '../../blobs/blob-store.js';
 import type { BlobScope, BlobService } from '../../commands/blob-service.js';
 import { AppError } from '../../errors.js';
-import { guardUpload } from '../upload-connection.js';
-import { blobTooLarge } from '../upload-connection.js';
+import { blobTooLarge, guardUpload } from '../upload-connection.js';
 import { requestMeta } from './client.js';
 
 type Part = MultipartFile | MultipartValue;
