@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createFileBlobStore } from './blobs/blob-store.js';
 import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
+import { createBlobService, type BlobService } from './commands/blob-service.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
@@ -17,6 +19,7 @@ import {
   type Sqlite,
 } from './log/index.js';
 import { migrateOutbox } from './mail/outbox.js';
+import { findBlobReference } from './projections/blobs.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
 import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
@@ -38,6 +41,7 @@ export interface Runtime {
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
+  readonly blobs: BlobService;
   close(): void;
 }
 
@@ -76,8 +80,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
-  // No blob store yet: no blob is referenced in any vault, so file ops naming one are refused.
-  const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: () => undefined });
+  const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
+  const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: findBlobReference });
   return {
     dataDir,
     blobDir,
@@ -95,6 +99,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     devices,
     activity,
     sync,
+    blobs,
     close() {
       bus.all.clear();
       if (db.open) {

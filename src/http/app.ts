@@ -8,6 +8,7 @@ import { errorHandling } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
+import { blobRoutes } from './routes/blobs.js';
 import { clientRoutes } from './routes/client.js';
 import { healthRoutes } from './routes/health.js';
 import { syncRoutes } from './routes/sync.js';
@@ -63,5 +64,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const limiter = createRateLimiter(deps.clock);
   await app.register(clientRoutes, { ...deps, limiter });
   await app.register(syncRoutes, deps);
+  await app.register(blobRoutes, deps);
   return app;
 }

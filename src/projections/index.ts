@@ -1,4 +1,5 @@
 import type { Projection } from './projection.js';
+import { blobsProjection } from './blobs.js';
 import { devicesProjection } from './devices.js';
 import { usersProjection } from './users.js';
 import { vaultsProjection } from './vaults.js';
@@ -7,4 +8,9 @@ export type { Projection } from './projection.js';
 export * from './projector.js';
 
 /** Every read model, in the order they are applied. */
-export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection, vaultsProjection];
+export const PROJECTIONS: readonly Projection[] = [
+  usersProjection,
+  devicesProjection,
+  vaultsProjection,
+  blobsProjection,
+];

@@ -1,3 +1,4 @@
+import type { BlobRefsTable, BlobsTable } from './blobs.js';
 import type { DevicesTable } from './devices.js';
 import type { UsersTable } from './users.js';
 import type { PushAnswersTable, TombstonesTable, VaultOpsTable, VaultsTable } from './vaults.js';
@@ -10,4 +11,6 @@ export interface Database {
   vault_ops: VaultOpsTable;
   tombstones: TombstonesTable;
   push_answers: PushAnswersTable;
+  blobs: BlobsTable;
+  blob_refs: BlobRefsTable;
 }
