@@ -2,11 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
+import { createAccountService, type AccountService } from './commands/account-service.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
+import { createSessionService, type SessionService } from './commands/session-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, publicUrlOf, type Config } from './config.js';
 import { randomIds, type Ids } from './ids.js';
 import {
   CATALOGUE,
@@ -35,6 +37,10 @@ export interface Runtime {
   readonly ids: Ids;
   readonly hasher: PasswordHasher;
   readonly users: UserService;
+  readonly accounts: AccountService;
+  readonly sessions: SessionService;
+  /** The base of links in mails. */
+  readonly publicUrl: () => string;
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
@@ -75,6 +81,9 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
+  const publicUrl = () => publicUrlOf(config);
+  const accounts = createAccountService({ db, handle, hasher, ids, clock, publicUrl });
+  const sessions = createSessionService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
   // No blob store yet: no blob is referenced in any vault, so file ops naming one are refused.
   const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: () => undefined });
@@ -92,6 +101,9 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     ids,
     hasher,
     users,
+    accounts,
+    sessions,
+    publicUrl,
     devices,
     activity,
     sync,

@@ -1,5 +1,7 @@
 import type { Projection } from './projection.js';
 import { devicesProjection } from './devices.js';
+import { emailTokensProjection } from './email-tokens.js';
+import { sessionsProjection } from './sessions.js';
 import { usersProjection } from './users.js';
 import { vaultsProjection } from './vaults.js';
 
@@ -7,4 +9,10 @@ export type { Projection } from './projection.js';
 export * from './projector.js';
 
 /** Every read model, in the order they are applied. */
-export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection, vaultsProjection];
+export const PROJECTIONS: readonly Projection[] = [
+  usersProjection,
+  emailTokensProjection,
+  sessionsProjection,
+  devicesProjection,
+  vaultsProjection,
+];
