@@ -7,9 +7,11 @@ import { errorHandling } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
+import { authRoutes } from './routes/auth.js';
 import { clientRoutes } from './routes/client.js';
 import { healthRoutes } from './routes/health.js';
 import { syncRoutes } from './routes/sync.js';
+import { userRoutes } from './routes/user.js';
 
 export type AppDeps = Runtime & {
   readonly logger?: Logger | false;
@@ -48,5 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const limiter = createRateLimiter(deps.clock);
   await app.register(clientRoutes, { ...deps, limiter });
   await app.register(syncRoutes, deps);
+  await app.register(authRoutes, { ...deps, limiter });
+  await app.register(userRoutes, { ...deps, limiter });
   return app;
 }
