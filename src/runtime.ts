@@ -5,6 +5,10 @@ import { systemClock, type Clock } from './clock.js';
 import { createAccountService, type AccountService } from './commands/account-service.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
+import {
+  createPasswordResetService,
+  type PasswordResetService,
+} from './commands/password-reset-service.js';
 import { createSessionService, type SessionService } from './commands/session-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
@@ -38,6 +42,7 @@ export interface Runtime {
   readonly hasher: PasswordHasher;
   readonly users: UserService;
   readonly accounts: AccountService;
+  readonly passwordResets: PasswordResetService;
   readonly sessions: SessionService;
   /** The base of links in mails. */
   readonly publicUrl: () => string;
@@ -82,7 +87,9 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   const publicUrl = () => publicUrlOf(config);
-  const accounts = createAccountService({ db, handle, hasher, ids, clock, publicUrl });
+  const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
+  const accounts = createAccountService(accountDeps);
+  const passwordResets = createPasswordResetService(accountDeps);
   const sessions = createSessionService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
   // No blob store yet: no blob is referenced in any vault, so file ops naming one are refused.
@@ -102,6 +109,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     hasher,
     users,
     accounts,
+    passwordResets,
     sessions,
     publicUrl,
     devices,

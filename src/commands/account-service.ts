@@ -3,22 +3,11 @@ import { badRequest } from '../errors.js';
 import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { enqueueMail, type MailLocale } from '../mail/outbox.js';
-import {
-  countResetRequestsSince,
-  findEmailToken,
-  type EmailTokenRow,
-} from '../projections/email-tokens.js';
-import { listLiveSessionHashes } from '../projections/sessions.js';
-import { findUserByEmail, findUserById, findUserByUsername } from '../projections/users.js';
+import { findEmailToken, type EmailTokenRow } from '../projections/email-tokens.js';
+import { findUserByEmail, findUserByUsername } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
-import { confirmLink, forgotLink, loginLink, resetLink } from './account-links.js';
-import {
-  CONFIRM_TOKEN_TTL_MS,
-  RESET_TOKEN_TTL_MS,
-  loginAuditDecider,
-  loginStream,
-  type PresentedToken,
-} from './account.js';
+import { confirmLink, loginLink } from './account-links.js';
+import { CONFIRM_TOKEN_TTL_MS, type PresentedToken } from './account.js';
 import type { CommandHandler } from './handle.js';
 import { userDecider, userStream } from './user.js';
 import {
@@ -29,8 +18,6 @@ import {
   parseOrThrow,
 } from './user-service.js';
 
-const HOUR = 3_600_000;
-
 export interface SelfRegistration {
   readonly username: string;
   readonly email: string;
@@ -40,7 +27,7 @@ export interface SelfRegistration {
 
 export const mailLocale = (locale: string): MailLocale => (locale === 'ru' ? 'ru' : 'en');
 
-const presented = (row: EmailTokenRow | undefined): PresentedToken | undefined =>
+export const presented = (row: EmailTokenRow | undefined): PresentedToken | undefined =>
   row && {
     userId: row.user_id,
     purpose: row.purpose,
@@ -51,28 +38,37 @@ const presented = (row: EmailTokenRow | undefined): PresentedToken | undefined =
 // Every token this server mails is 64 hex characters; anything else cannot be one.
 const TOKEN_SHAPE = /^[0-9a-f]{64}$/;
 
+/** The stored row of a mailed token of this purpose; 400 for anything else. */
+export function mailedToken(
+  db: Sqlite,
+  token: string,
+  purpose: 'confirm' | 'reset',
+): EmailTokenRow {
+  const row = TOKEN_SHAPE.test(token) ? findEmailToken(db, sha256Hex(token)) : undefined;
+  if (!row || row.purpose !== purpose) throw badRequest('invalid or expired token');
+  return row;
+}
+
+export interface AccountDeps {
+  readonly db: Sqlite;
+  readonly handle: CommandHandler['handle'];
+  readonly hasher: PasswordHasher;
+  readonly ids: Ids;
+  readonly clock: Clock;
+  /** The base of mailed links; later read from the admin's settings. */
+  readonly publicUrl: () => string;
+}
+
+export const userStateLoader = (userId: string) => (tx: Sqlite) => loadUserState(tx, userId);
+
 export type AccountService = ReturnType<typeof createAccountService>;
 
-/** Self-service account flows: registration, e-mail confirmation, password reset. */
-export function createAccountService(deps: {
-  db: Sqlite;
-  handle: CommandHandler['handle'];
-  hasher: PasswordHasher;
-  ids: Ids;
-  clock: Clock;
-  /** The base of mailed links; later read from the admin's settings. */
-  publicUrl: () => string;
-}) {
+/** Self-service registration and e-mail confirmation. */
+export function createAccountService(deps: AccountDeps) {
   const { db, handle, hasher, ids, clock } = deps;
   const now = () => clock.now().toISOString();
   const later = (ms: number) => new Date(clock.now().getTime() + ms).toISOString();
-  const loadState = (userId: string) => (tx: Sqlite) => loadUserState(tx, userId);
-
-  const tokenRow = (token: string, purpose: 'confirm' | 'reset') => {
-    const row = TOKEN_SHAPE.test(token) ? findEmailToken(db, sha256Hex(token)) : undefined;
-    if (!row || row.purpose !== purpose) throw badRequest('invalid or expired token');
-    return row;
-  };
+  const loadState = userStateLoader;
 
   return {
     /**
@@ -150,7 +146,7 @@ export function createAccountService(deps: {
     },
 
     confirmEmail(token: string, meta: EventMeta): void {
-      const row = tokenRow(token, 'confirm');
+      const row = mailedToken(db, token, 'confirm');
       handle({
         stream: userStream(row.user_id),
         decider: userDecider,
@@ -164,105 +160,6 @@ export function createAccountService(deps: {
             now: now(),
           },
         }),
-      });
-    },
-
-    /**
-     * Mails a reset link to a known address, at most RESET_MAILS_PER_HOUR an hour. Every
-     * request, known address or not, commits one event and answers the same.
-     */
-    requestPasswordReset(rawEmail: string, meta: EventMeta): void {
-      const email = rawEmail.trim().toLowerCase();
-      const token = ids.secret();
-      const tokenHash = sha256Hex(token);
-      const user = findUserByEmail(db, email);
-      if (!user) {
-        handle({
-          stream: loginStream(email),
-          decider: loginAuditDecider,
-          meta,
-          loadState: () => null,
-          command: { type: 'RecordUnknownReset', data: { email } },
-        });
-        return;
-      }
-      const link = resetLink(deps.publicUrl(), token);
-      handle({
-        stream: userStream(user.id),
-        decider: userDecider,
-        meta,
-        loadState: loadState(user.id),
-        command: (tx) => ({
-          type: 'RequestPasswordReset' as const,
-          data: {
-            userId: user.id,
-            email,
-            tokenHash,
-            expiresAt: later(RESET_TOKEN_TTL_MS),
-            recentResets: countResetRequestsSince(
-              tx,
-              user.id,
-              new Date(clock.now().getTime() - HOUR).toISOString(),
-            ),
-          },
-        }),
-        sideEffects: (tx, events) => {
-          if (!events.some((e) => e.type === 'PasswordResetRequested')) return;
-          const mail = { link, username: user.username };
-          enqueueMail(
-            tx,
-            {
-              to: user.email,
-              template: 'reset-password',
-              locale: mailLocale(user.locale),
-              params: mail,
-            },
-            clock.now(),
-          );
-        },
-      });
-    },
-
-    /** Sets a new password from a reset link, ends every session and tells the owner. */
-    async resetPassword(token: string, newPassword: string, meta: EventMeta): Promise<void> {
-      const password = parseOrThrow(PasswordSchema, newPassword);
-      const row = tokenRow(token, 'reset');
-      if (row.used_at !== null || row.expires_at <= now()) {
-        // Checked again by the decider; refusing here spares an argon2 hash.
-        throw badRequest(row.used_at !== null ? 'invalid or expired token' : 'token expired');
-      }
-      const passwordHash = await hasher.hash(password);
-      const userId = row.user_id;
-      handle({
-        stream: userStream(userId),
-        decider: userDecider,
-        meta,
-        loadState: loadState(userId),
-        command: (tx) => ({
-          type: 'ResetPassword' as const,
-          data: {
-            userId,
-            token: presented(findEmailToken(tx, row.token_hash)),
-            now: now(),
-            passwordHash,
-            liveSessions: listLiveSessionHashes(tx, userId, now()),
-          },
-        }),
-        sideEffects: (tx) => {
-          const user = findUserById(tx, userId);
-          if (!user) return;
-          const params = { link: forgotLink(deps.publicUrl()), username: user.username };
-          enqueueMail(
-            tx,
-            {
-              to: user.email,
-              template: 'password-changed',
-              locale: mailLocale(user.locale),
-              params,
-            },
-            clock.now(),
-          );
-        },
       });
     },
   };

@@ -9,7 +9,10 @@ import type { RateLimiter } from '../rate-limit.js';
 import { confirmRoutes } from './auth-confirm.js';
 import { requestMeta } from './client.js';
 
-export type AuthRouteDeps = Pick<Runtime, 'accounts' | 'sessions' | 'config' | 'ids'> & {
+export type AuthRouteDeps = Pick<
+  Runtime,
+  'accounts' | 'passwordResets' | 'sessions' | 'config' | 'ids'
+> & {
   readonly limiter: RateLimiter;
 };
 
@@ -28,7 +31,7 @@ const ResetBody = z.object({ token: str, new_password: str });
 
 /** CONTRACT.md §7: the user JSON API for accounts (the web forms come later). */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
-  const { accounts, sessions, limiter, config } = deps;
+  const { accounts, passwordResets, sessions, limiter, config } = deps;
 
   app.post('/api/v1/auth/register', async (request) => {
     const body = parseJsonBody(RegisterBody, request.body);
@@ -65,7 +68,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     if (!body.email.trim()) throw badRequest('email required');
     if (bytes(body.email) > 320) throw badRequest('email is too long');
     limiter.check('forgot', request.ip, body.email);
-    accounts.requestPasswordReset(body.email, requestMeta(request, 'anonymous'));
+    passwordResets.requestPasswordReset(body.email, requestMeta(request, 'anonymous'));
     return { status: 'if email exists, reset link sent' };
   });
 
@@ -73,7 +76,11 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     const body = parseJsonBody(ResetBody, request.body);
     if (!body.token || !body.new_password) throw badRequest('token and new_password required');
     limiter.check('reset', request.ip);
-    await accounts.resetPassword(body.token, body.new_password, requestMeta(request, 'anonymous'));
+    await passwordResets.resetPassword(
+      body.token,
+      body.new_password,
+      requestMeta(request, 'anonymous'),
+    );
     return { status: 'password reset' };
   });
 
