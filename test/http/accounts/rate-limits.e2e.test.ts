@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/clock.js';
+import { createLogger } from '../../../src/logger.js';
 import type { TestServer } from '../../helpers/sync-app.js';
 import {
   PASSWORD,
@@ -100,8 +101,15 @@ describe('rate limits (CONTRACT.md §6)', () => {
     ).toBe(200);
   });
 
-  it('forgot: 5 an hour per address', async () => {
-    await start();
+  it('forgot: 5 an hour per address, and the refusal is logged', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    server = await startAccountsServer({
+      clock: createManualClock('2026-03-01T10:00:00Z'),
+      logger,
+    });
     const attempt = (i: number) =>
       post(
         server,
@@ -110,7 +118,10 @@ describe('rate limits (CONTRACT.md §6)', () => {
         { remoteAddress: `10.0.0.${i}` },
       );
     for (let i = 0; i < 5; i++) expect((await attempt(i)).statusCode).toBe(200);
+    expect(lines.join('')).not.toContain('rate limit exceeded');
     expectLimited(await attempt(5), 3600);
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'rate limit exceeded');
+    expect(warning).toMatchObject({ level: 40, ip: '10.0.0.5' });
   });
 
   it('reset: 8 an hour per IP', async () => {
