@@ -1,5 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CATALOGUE, sha256Hex, toAuditEntry } from '../../../src/log/index.js';
 import { createLogger } from '../../../src/logger.js';
 import type { TestServer } from '../../helpers/sync-app.js';
 import {
@@ -123,6 +124,21 @@ describe('secrets hygiene (RELIABILITY.md §2.13)', () => {
       expect(stored.includes(secret), 'events table').toBe(false);
       expect(logs.includes(secret), 'logs').toBe(false);
       expect(errorBodies.includes(secret), 'error bodies').toBe(false);
+    }
+    // Operator tools show even the digests as <redacted>; the raw rows do hold them.
+    const audit = server.runtime.store
+      .readRows(0, 10_000)
+      .map((row) => JSON.stringify(toAuditEntry(row, CATALOGUE)))
+      .join('\n');
+    for (const token of [
+      confirmToken,
+      resetToken,
+      session.token,
+      second.token,
+      device.device_token,
+    ]) {
+      expect(stored).toContain(sha256Hex(token));
+      expect(audit).not.toContain(sha256Hex(token));
     }
     // The log did see these requests, with their secret query parameters masked.
     expect(logs).toContain('/api/v1/auth/confirm?token=<redacted>');
