@@ -52,6 +52,14 @@ export type Limits = Config['limits'];
 
 export const configPath = (dataDir: string) => join(dataDir, 'config.yml');
 
+/**
+ * The base of links in mails: `public_url`, else the listen address. Never the Host
+ * header, which a client controls (RELIABILITY.md §2.7).
+ */
+export const publicUrlOf = (config: Pick<Config, 'public_url' | 'listen'>): string =>
+  config.public_url.trim().replace(/\/+$/, '') ||
+  `http://${config.listen ?? `127.0.0.1:${DEFAULT_PORT}`}`;
+
 export class ConfigError extends Error {}
 
 export function loadConfig(dataDir: string): Config {

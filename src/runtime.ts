@@ -3,12 +3,18 @@ import { join } from 'node:path';
 import { createFileBlobStore } from './blobs/blob-store.js';
 import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
+import { createAccountService, type AccountService } from './commands/account-service.js';
 import { createBlobService, type BlobService } from './commands/blob-service.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
+import {
+  createPasswordResetService,
+  type PasswordResetService,
+} from './commands/password-reset-service.js';
+import { createSessionService, type SessionService } from './commands/session-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, publicUrlOf, type Config } from './config.js';
 import { randomIds, type Ids } from './ids.js';
 import {
   CATALOGUE,
@@ -38,6 +44,11 @@ export interface Runtime {
   readonly ids: Ids;
   readonly hasher: PasswordHasher;
   readonly users: UserService;
+  readonly accounts: AccountService;
+  readonly passwordResets: PasswordResetService;
+  readonly sessions: SessionService;
+  /** The base of links in mails. */
+  readonly publicUrl: () => string;
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
@@ -79,6 +90,11 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
+  const publicUrl = () => publicUrlOf(config);
+  const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
+  const accounts = createAccountService(accountDeps);
+  const passwordResets = createPasswordResetService(accountDeps);
+  const sessions = createSessionService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
   const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
   const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: findBlobReference });
@@ -96,6 +112,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     ids,
     hasher,
     users,
+    accounts,
+    passwordResets,
+    sessions,
+    publicUrl,
     devices,
     activity,
     sync,

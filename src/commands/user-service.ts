@@ -2,11 +2,12 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import type { Ids } from '../ids.js';
-import type { EventMeta } from '../log/index.js';
+import type { EventMeta, Sqlite } from '../log/index.js';
+import { listLiveSessionHashes } from '../projections/sessions.js';
 import { findUserByEmail, findUserById, findUserByUsername } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import type { CommandHandler } from './handle.js';
-import { userDecider, userStream } from './user.js';
+import { userDecider, userStream, type UserState } from './user.js';
 
 // Usernames are public handles shown in consoles and logs: letters, digits and . _ -
 export const UsernameSchema = z
@@ -45,6 +46,16 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.
   return result.data;
 }
 
+/**
+ * A user's state from the users projection. A user's stream grows with every login, so
+ * commands read this row instead of folding the stream; it holds what evolve would.
+ */
+export function loadUserState(db: Sqlite, userId: string): UserState {
+  const row = findUserById(db, userId);
+  if (!row) return { status: 'none' };
+  return { status: 'registered', userId, blocked: row.blocked === 1, confirmed: row.confirmed === 1 };
+}
+
 export type UserService = ReturnType<typeof createUserService>;
 
 export function createUserService(deps: {
@@ -53,7 +64,7 @@ export function createUserService(deps: {
   ids: Ids;
   clock: Clock;
 }) {
-  const { handle, hasher, ids } = deps;
+  const { handle, hasher, ids, clock } = deps;
   return {
     async register(
       input: RegisterInput,
@@ -89,10 +100,12 @@ export function createUserService(deps: {
         stream: userStream(userId),
         decider: userDecider,
         meta,
+        loadState: (db) => loadUserState(db, userId),
         command: (db) => {
           if (!findUserById(db, userId)) throw notFound('user not found');
+          const liveSessions = listLiveSessionHashes(db, userId, clock.now().toISOString());
           return blocked
-            ? { type: 'BlockUser' as const, data: { userId } }
+            ? { type: 'BlockUser' as const, data: { userId, liveSessions } }
             : { type: 'UnblockUser' as const, data: { userId } };
         },
       });

@@ -1,8 +1,19 @@
 import type { EventOfType } from '../log/index.js';
 import { AppError, conflict } from '../errors.js';
+import {
+  confirmEmail,
+  logIn,
+  noteRegistrationAttempt,
+  requestPasswordReset,
+  resetPassword,
+  type AccountCommand,
+  type AccountEvent,
+} from './account.js';
 import type { Decider } from './decider.js';
 
-export type UserEvent = EventOfType<'UserRegistered' | 'UserBlocked' | 'UserUnblocked'>;
+export type UserEvent =
+  | EventOfType<'UserRegistered' | 'UserBlocked' | 'UserUnblocked'>
+  | AccountEvent;
 
 export type UserState =
   | { status: 'none' }
@@ -21,11 +32,17 @@ export type RegisterUser = {
     /** Looked up by the handler inside the append transaction. */
     usernameTaken: boolean;
     emailTaken: boolean;
+    /** The link mailed to an unconfirmed registrant. */
+    confirmation?: { tokenHash: string; expiresAt: string };
   };
 };
-export type BlockUser = { type: 'BlockUser'; data: { userId: string } };
+export type BlockUser = {
+  type: 'BlockUser';
+  /** liveSessions: hashes of the user's live browser sessions, which a block ends. */
+  data: { userId: string; liveSessions: readonly string[] };
+};
 export type UnblockUser = { type: 'UnblockUser'; data: { userId: string } };
-export type UserCommand = RegisterUser | BlockUser | UnblockUser;
+export type UserCommand = RegisterUser | BlockUser | UnblockUser | AccountCommand;
 
 export const userStream = (userId: string) => `user/${userId}`;
 
@@ -36,14 +53,30 @@ const requireUser = (state: UserState) => {
 
 function register(command: RegisterUser, state: UserState): UserEvent[] {
   if (state.status !== 'none') throw conflict('user id already exists');
-  const { usernameTaken, emailTaken, ...data } = command.data;
+  const { usernameTaken, emailTaken, confirmation, ...data } = command.data;
   if (usernameTaken) throw conflict('username already taken');
   if (emailTaken) throw conflict('email already registered');
-  return [{ type: 'UserRegistered', data }];
+  const registered: UserEvent = { type: 'UserRegistered', data };
+  if (data.confirmed || !confirmation) return [registered];
+  return [
+    registered,
+    { type: 'EmailConfirmationRequested', data: { userId: data.userId, ...confirmation } },
+  ];
 }
 
+// Unblocking restores device tokens but not browser sessions: those end for good.
 function block(command: BlockUser, state: UserState): UserEvent[] {
-  return requireUser(state).blocked ? [] : [{ type: 'UserBlocked', data: command.data }];
+  if (requireUser(state).blocked) return [];
+  const { userId, liveSessions } = command.data;
+  return [
+    { type: 'UserBlocked', data: { userId } },
+    ...liveSessions.map(
+      (sessionHash): UserEvent => ({
+        type: 'SessionEnded',
+        data: { userId, sessionHash, reason: 'blocked' },
+      }),
+    ),
+  ];
 }
 
 function unblock(command: UnblockUser, state: UserState): UserEvent[] {
@@ -65,6 +98,8 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
         return state.status === 'registered' ? { ...state, blocked: true } : state;
       case 'UserUnblocked':
         return state.status === 'registered' ? { ...state, blocked: false } : state;
+      case 'EmailConfirmed':
+        return state.status === 'registered' ? { ...state, confirmed: true } : state;
       default:
         return state;
     }
@@ -77,6 +112,16 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
         return block(command, state);
       case 'UnblockUser':
         return unblock(command, state);
+      case 'ConfirmEmail':
+        return confirmEmail(command, state);
+      case 'RequestPasswordReset':
+        return requestPasswordReset(command, state);
+      case 'ResetPassword':
+        return resetPassword(command, state);
+      case 'LogIn':
+        return logIn(command, state);
+      case 'NoteRegistrationAttempt':
+        return noteRegistrationAttempt(command, state);
       default: {
         const unreachable: never = command;
         return unreachable;

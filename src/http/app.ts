@@ -9,9 +9,11 @@ import { jsonBody } from './plugins/json-body.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
 import { blobRoutes } from './routes/blobs.js';
+import { authRoutes } from './routes/auth.js';
 import { clientRoutes } from './routes/client.js';
 import { healthRoutes } from './routes/health.js';
 import { syncRoutes } from './routes/sync.js';
+import { userRoutes } from './routes/user.js';
 
 export type AppDeps = Runtime & {
   readonly logger?: Logger | false;
@@ -65,5 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(clientRoutes, { ...deps, limiter });
   await app.register(syncRoutes, deps);
   await app.register(blobRoutes, deps);
+  await app.register(authRoutes, { ...deps, limiter });
+  await app.register(userRoutes, { ...deps, limiter });
   return app;
 }

@@ -1,6 +1,8 @@
 import type { Projection } from './projection.js';
 import { blobsProjection } from './blobs.js';
 import { devicesProjection } from './devices.js';
+import { emailTokensProjection } from './email-tokens.js';
+import { sessionsProjection } from './sessions.js';
 import { usersProjection } from './users.js';
 import { vaultsProjection } from './vaults.js';
 
@@ -10,6 +12,8 @@ export * from './projector.js';
 /** Every read model, in the order they are applied. */
 export const PROJECTIONS: readonly Projection[] = [
   usersProjection,
+  emailTokensProjection,
+  sessionsProjection,
   devicesProjection,
   vaultsProjection,
   blobsProjection,

@@ -1,11 +1,15 @@
 import type { BlobRefsTable, BlobsTable } from './blobs.js';
 import type { DevicesTable } from './devices.js';
+import type { EmailTokensTable } from './email-tokens.js';
+import type { SessionsTable } from './sessions.js';
 import type { UsersTable } from './users.js';
 import type { PushAnswersTable, TombstonesTable, VaultOpsTable, VaultsTable } from './vaults.js';
 
 /** Every projection table, for kysely's typing. */
 export interface Database {
   users: UsersTable;
+  email_tokens: EmailTokensTable;
+  sessions: SessionsTable;
   devices: DevicesTable;
   vaults: VaultsTable;
   vault_ops: VaultOpsTable;

@@ -20,9 +20,9 @@ export type UserRow = Selectable<UsersTable>;
 
 export const usersProjection: Projection = {
   name: 'users',
-  version: 1,
+  version: 2,
   tables: ['users'],
-  handles: ['UserRegistered', 'UserBlocked', 'UserUnblocked'],
+  handles: ['UserRegistered', 'UserBlocked', 'UserUnblocked', 'EmailConfirmed', 'PasswordReset'],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS users (
@@ -69,6 +69,18 @@ export const usersProjection: Projection = {
           qb
             .updateTable('users')
             .set({ blocked: event.type === 'UserBlocked' ? 1 : 0 })
+            .where('id', '=', event.data.userId),
+        );
+        return;
+      case 'EmailConfirmed':
+        run(db, qb.updateTable('users').set({ confirmed: 1 }).where('id', '=', event.data.userId));
+        return;
+      case 'PasswordReset':
+        run(
+          db,
+          qb
+            .updateTable('users')
+            .set({ password_hash: event.data.passwordHash })
             .where('id', '=', event.data.userId),
         );
         return;

@@ -42,7 +42,7 @@ it('commits queued commands together, each refused one alone', async () => {
     stream: userStream('u2'),
     decider: userDecider,
     meta,
-    command: { type: 'BlockUser', data: { userId: 'u2' } },
+    command: { type: 'BlockUser', data: { userId: 'u2', liveSessions: [] } },
   });
   const third = runtime.enqueue({ stream: userStream('u3'), decider: userDecider, meta, command: register('u3', 'bob') });
   await expect(refused).rejects.toMatchObject({ code: 'not_found' });

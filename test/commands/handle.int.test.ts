@@ -40,7 +40,7 @@ const register = (userId: string, username = userId): UserCommand => ({
     emailTaken: false,
   },
 });
-const block = (userId: string): UserCommand => ({ type: 'BlockUser', data: { userId } });
+const block = (userId: string): UserCommand => ({ type: 'BlockUser', data: { userId, liveSessions: [] } });
 
 /** Everything a failed command must leave exactly as it was. */
 const snapshot = (db: Sqlite) => ({

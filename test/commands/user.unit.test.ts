@@ -44,7 +44,7 @@ const registered: UserEvent = {
 const blocked: UserEvent = { type: 'UserBlocked', data: { userId: USER_ID } };
 const unblocked: UserEvent = { type: 'UserUnblocked', data: { userId: USER_ID } };
 
-const block: UserCommand = { type: 'BlockUser', data: { userId: USER_ID } };
+const block: UserCommand = { type: 'BlockUser', data: { userId: USER_ID, liveSessions: [] } };
 const unblock: UserCommand = { type: 'UnblockUser', data: { userId: USER_ID } };
 
 describe('user decider: no user yet', () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
@@ -14,13 +15,18 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { limits?: Partial<Config['limits']> } & Partial<RuntimeOptions> = {},
+  options: {
+    limits?: Partial<Config['limits']>;
+    /** Top-level config.yml settings, e.g. public_url. */
+    settings?: Partial<Omit<Config, 'limits'>>;
+    logger?: Logger;
+  } & Partial<RuntimeOptions> = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vss-test-'));
   const base = loadConfig(dir);
-  const config: Config = { ...base, limits: { ...base.limits, ...options.limits } };
+  const config: Config = { ...base, ...options.settings, limits: { ...base.limits, ...options.limits } };
   const runtime = openRuntime({ ...options, dataDir: dir, config });
-  const app = await buildApp({ ...runtime, logger: false });
+  const app = await buildApp({ ...runtime, logger: options.logger ?? false });
   return {
     runtime,
     app,

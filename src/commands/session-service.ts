@@ -1,0 +1,77 @@
+import type { Clock } from '../clock.js';
+import type { Ids } from '../ids.js';
+import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
+import { findLiveSession } from '../projections/sessions.js';
+import type { PasswordHasher } from '../security/passwords.js';
+import { SESSION_TTL_MS, loginAuditDecider, loginStream } from './account.js';
+import { verifyLogin } from './auth-service.js';
+import type { CommandHandler } from './handle.js';
+import { userDecider, userStream } from './user.js';
+import { loadUserState } from './user-service.js';
+
+/** The signed-in user behind a browser session. */
+export interface SessionPrincipal {
+  readonly userId: string;
+  readonly username: string;
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
+
+export function createSessionService(deps: {
+  db: Sqlite;
+  handle: CommandHandler['handle'];
+  hasher: PasswordHasher;
+  ids: Ids;
+  clock: Clock;
+}) {
+  const { db, handle, hasher, ids, clock } = deps;
+  return {
+    /**
+     * Opens a 24 h session and returns its token, shown only here. A refused login is
+     * recorded as LoginFailed whether or not the account exists, so both cost one commit.
+     */
+    async login(
+      login: string,
+      password: string,
+      meta: EventMeta,
+    ): Promise<{ token: string; userId: string }> {
+      const check = await verifyLogin(db, hasher, login, password);
+      if (!check.ok) {
+        handle({
+          stream: loginStream(login),
+          decider: loginAuditDecider,
+          meta,
+          loadState: () => null,
+          command: {
+            type: 'RecordLoginFailure',
+            data: {
+              login: login.trim().toLowerCase(),
+              userId: check.user?.id,
+              reason: check.reason,
+            },
+          },
+        });
+        throw check.error;
+      }
+      const userId = check.user.id;
+      const token = ids.secret();
+      const expiresAt = new Date(clock.now().getTime() + SESSION_TTL_MS).toISOString();
+      handle({
+        stream: userStream(userId),
+        decider: userDecider,
+        meta: { ...meta, actor: `user:${userId}` },
+        loadState: (tx) => loadUserState(tx, userId),
+        command: { type: 'LogIn', data: { userId, sessionHash: sha256Hex(token), expiresAt } },
+      });
+      return { token, userId };
+    },
+
+    /** The user of a live session; undefined for anything else, device tokens included. */
+    authenticate(token: string): SessionPrincipal | undefined {
+      if (!token) return undefined;
+      const row = findLiveSession(db, sha256Hex(token), clock.now().toISOString());
+      if (!row || row.blocked) return undefined;
+      return { userId: row.user_id, username: row.username };
+    },
+  };
+}

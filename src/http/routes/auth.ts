@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { EmailSchema, PasswordSchema, parseOrThrow } from '../../commands/user-service.js';
+import { badRequest } from '../../errors.js';
+import type { Runtime } from '../../runtime.js';
+import { parseJsonBody } from '../body.js';
+import { requestLocale } from '../locale.js';
+import type { RateLimiter } from '../rate-limit.js';
+import { confirmRoutes } from './auth-confirm.js';
+import { requestMeta } from './client.js';
+
+export type AuthRouteDeps = Pick<
+  Runtime,
+  'accounts' | 'passwordResets' | 'sessions' | 'config' | 'ids'
+> & {
+  readonly limiter: RateLimiter;
+};
+
+const str = z.string().default('');
+const bytes = (s: string) => Buffer.byteLength(s);
+
+const RegisterBody = z.object({
+  username: str,
+  email: str,
+  password: str,
+  locale: z.unknown().optional(),
+});
+const LoginBody = z.object({ username: str, password: str });
+const ForgotBody = z.object({ email: str });
+const ResetBody = z.object({ token: str, new_password: str });
+
+/** CONTRACT.md §7: the user JSON API for accounts (the web forms come later). */
+export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
+  const { accounts, passwordResets, sessions, limiter, config } = deps;
+
+  app.post('/api/v1/auth/register', async (request) => {
+    const body = parseJsonBody(RegisterBody, request.body);
+    if (!body.username.trim() || !body.email.trim() || !body.password) {
+      throw badRequest('username, email and password required');
+    }
+    // CONTRACT.md §6: the limit counts after the address is valid, before the password rules.
+    const email = parseOrThrow(EmailSchema, body.email);
+    limiter.check('register', request.ip, email);
+    parseOrThrow(PasswordSchema, body.password);
+    const locale = requestLocale(request, config.default_locale, body.locale);
+    await accounts.register(
+      { username: body.username, email, password: body.password, locale },
+      requestMeta(request, 'anonymous'),
+    );
+    return { status: 'confirmation_sent' };
+  });
+
+  app.post('/api/v1/auth/login', async (request) => {
+    const body = parseJsonBody(LoginBody, request.body);
+    if (!body.username.trim() || !body.password) throw badRequest('username and password required');
+    if (bytes(body.username) > 320) throw badRequest('username is too long');
+    limiter.check('login', request.ip, body.username);
+    const session = await sessions.login(
+      body.username,
+      body.password,
+      requestMeta(request, 'anonymous'),
+    );
+    return { token: session.token, user_id: session.userId };
+  });
+
+  app.post('/api/v1/auth/forgot', async (request) => {
+    const body = parseJsonBody(ForgotBody, request.body);
+    if (!body.email.trim()) throw badRequest('email required');
+    if (bytes(body.email) > 320) throw badRequest('email is too long');
+    limiter.check('forgot', request.ip, body.email);
+    passwordResets.requestPasswordReset(body.email, requestMeta(request, 'anonymous'));
+    return { status: 'if email exists, reset link sent' };
+  });
+
+  app.post('/api/v1/auth/reset', async (request) => {
+    const body = parseJsonBody(ResetBody, request.body);
+    if (!body.token || !body.new_password) throw badRequest('token and new_password required');
+    limiter.check('reset', request.ip);
+    await passwordResets.resetPassword(
+      body.token,
+      body.new_password,
+      requestMeta(request, 'anonymous'),
+    );
+    return { status: 'password reset' };
+  });
+
+  await app.register(confirmRoutes, deps);
+}

@@ -1,0 +1,97 @@
+import type { Selectable } from 'kysely';
+import type { Sqlite } from '../log/index.js';
+import type { Projection } from './projection.js';
+import { all, first, qb, run } from './query.js';
+
+export interface SessionsTable {
+  /** sha256 of the session token; the token is only ever in the client's hands. */
+  session_hash: string;
+  user_id: string;
+  created_at: string;
+  /** Absolute end (CONTRACT.md §3.2: 24 h, no sliding renewal). */
+  expires_at: string;
+  ended_at: string | null;
+}
+
+export type SessionRow = Selectable<SessionsTable>;
+
+/** Browser sessions of users. Blocking and password resets end them through SessionEnded. */
+export const sessionsProjection: Projection = {
+  name: 'sessions',
+  version: 1,
+  tables: ['sessions'],
+  handles: ['UserLoggedIn', 'SessionEnded'],
+  init(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS sessions (
+        session_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        ended_at TEXT
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, expires_at);
+    `);
+  },
+  apply(db, event) {
+    switch (event.type) {
+      case 'UserLoggedIn': {
+        const d = event.data;
+        const row = {
+          session_hash: d.sessionHash,
+          user_id: d.userId,
+          created_at: event.at,
+          expires_at: d.expiresAt,
+          ended_at: null,
+        };
+        run(
+          db,
+          qb
+            .insertInto('sessions')
+            .values(row)
+            .onConflict((oc) => oc.column('session_hash').doUpdateSet(row)),
+        );
+        return;
+      }
+      case 'SessionEnded':
+        run(
+          db,
+          qb
+            .updateTable('sessions')
+            .set({ ended_at: event.at })
+            .where('session_hash', '=', event.data.sessionHash)
+            .where('ended_at', 'is', null),
+        );
+        return;
+      default:
+        return;
+    }
+  },
+};
+
+/** A live session and its user, or undefined when it ended, expired or was never issued. */
+export const findLiveSession = (db: Sqlite, sessionHash: string, now: string) =>
+  first(
+    db,
+    qb
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select(['sessions.session_hash', 'sessions.user_id', 'sessions.expires_at'])
+      .select(['users.username', 'users.blocked'])
+      .where('sessions.session_hash', '=', sessionHash)
+      .where('sessions.ended_at', 'is', null)
+      .where('sessions.expires_at', '>', now),
+  );
+
+/** Hashes of the user's sessions that are still live at `now`: what a block or reset ends. */
+export const listLiveSessionHashes = (db: Sqlite, userId: string, now: string): string[] =>
+  all(
+    db,
+    qb
+      .selectFrom('sessions')
+      .select('session_hash')
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at'),
+  ).map((r) => r.session_hash);
