@@ -49,10 +49,27 @@ export interface Device {
   readonly userId: string;
 }
 
-export async function pair(server: TestServer, login: string, vaultId: string, name = 'laptop') {
+let peers = 0;
+/**
+ * Every helper pairing comes from its own address: the pair limit allows five attempts per
+ * IP, and suites that are not about rate limits pair more devices than that.
+ */
+export const nextPeer = () => {
+  peers += 1;
+  return `10.99.${(peers >> 8) & 255}.${peers & 255}`;
+};
+
+export async function pair(
+  server: TestServer,
+  login: string,
+  vaultId: string,
+  name = 'laptop',
+  remoteAddress = nextPeer(),
+) {
   const res = await server.app.inject({
     method: 'POST',
     url: '/api/client/pair',
+    remoteAddress,
     headers: { authorization: 'Bearer ' },
     payload: {
       login,
