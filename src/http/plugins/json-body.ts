@@ -3,6 +3,20 @@ import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
 
 /**
+ * fastify's parser replaces the SyntaxError with its own generic error, so the reason is
+ * asked of V8 again: it names content after a complete value ("Unexpected non-whitespace
+ * character after JSON"). Only failed bodies are parsed twice.
+ */
+function hasTrailingContent(body: string): boolean {
+  try {
+    JSON.parse(body);
+    return false;
+  } catch (err) {
+    return err instanceof SyntaxError && /after JSON/i.test(err.message);
+  }
+}
+
+/**
  * The desktop does not always label its JSON (CONTRACT.md §2: Content-Type is not
  * checked), so any body that no other parser claims is read as JSON. Exactly one JSON
  * value is allowed; `__proto__` keys are refused by fastify's secure parser.
@@ -21,9 +35,8 @@ export const jsonBody = fp(
           done(null, value);
           return;
         }
-        const trailing = /after JSON|Unexpected non-whitespace/i.test(err.message);
         done(
-          trailing
+          hasTrailingContent(body)
             ? new AppError(400, 'trailing_json', 'request body must contain a single JSON value')
             : new AppError(400, 'invalid_json', 'request body is not valid JSON'),
           undefined,
