@@ -360,3 +360,25 @@ describe('unauthenticated requests', () => {
     }
   });
 });
+
+describe('Content-Type', () => {
+  it('is not checked: a JSON body is read whatever the header says (CONTRACT.md §2)', async () => {
+    const types = [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'json',
+      '',
+      ' ',
+      'application/json;;;',
+      'x',
+    ];
+    for (const [i, type] of types.entries()) {
+      const res = await send(PUSH, pushOf(good({ op_id: `typed-${i}` })), { 'content-type': type });
+      expect([type, res.statusCode, res.json()]).toEqual([
+        type,
+        200,
+        expect.objectContaining({ accepted: [`typed-${i}`] }),
+      ]);
+    }
+  });
+});
