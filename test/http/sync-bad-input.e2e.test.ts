@@ -382,3 +382,30 @@ describe('Content-Type', () => {
     }
   });
 });
+
+describe('a wrong method or an unknown path', () => {
+  it('is answered 405 or 404 whatever the body holds (CONTRACT.md §2)', async () => {
+    const bodies = ['{"ops": [', '[] []', JSON.stringify({ pad: 'x'.repeat(5000) }), '"x"'];
+    for (const payload of bodies) {
+      for (const [method, url] of [
+        ['POST', '/api/v1/health'],
+        ['PUT', '/api/v1/sync/push'],
+        ['DELETE', '/api/client/pair'],
+        ['PATCH', '/api/client/me'],
+      ] as const) {
+        const res = await server.app.inject({ method, url, payload });
+        expect([method, url, res.statusCode, res.json().code]).toEqual([
+          method,
+          url,
+          405,
+          'method_not_allowed',
+        ]);
+      }
+      const unknown = await server.app.inject({ method: 'POST', url: '/api/v1/nothing', payload });
+      expect([unknown.statusCode, unknown.json()]).toEqual([
+        404,
+        { error: 'not found', code: 'not_found' },
+      ]);
+    }
+  });
+});
