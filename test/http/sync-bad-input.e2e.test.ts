@@ -409,3 +409,35 @@ describe('a wrong method or an unknown path', () => {
     }
   });
 });
+
+describe('strings that are not valid Unicode', () => {
+  // The escape goes into the JSON text as written: JSON.stringify would not produce it.
+  const opText = (field: string, escaped: string) =>
+    JSON.stringify(pushOf(good({ op_id: 'u-1', [field]: 'PLACEHOLDER' }))).replace(
+      '"PLACEHOLDER"',
+      `"${escaped}"`,
+    );
+
+  it.each([
+    ['op_id', 'x\\ud800'],
+    ['entity_id', '\\udc00x'],
+    ['created_at', '\\ud800\\ud800'],
+    ['payload_json', '{\\"c\\":\\"\\udfff\\"}'],
+  ])('a lone surrogate escape in %s → 400 invalid_json', async (field, escaped) => {
+    const body = opText(field, escaped);
+    expect(() => JSON.parse(body) as unknown).not.toThrow();
+    await refused(PUSH, body, 400, 'invalid_json');
+  });
+
+  it('a lone surrogate escape in a key or a pull body → 400 invalid_json', async () => {
+    await refused(PUSH, '{"ops": [], "\\ud800": 1}', 400, 'invalid_json');
+    await refused(PULL, '{"since_sequence": 0, "x": ["\\udbff"]}', 400, 'invalid_json');
+  });
+
+  it('a surrogate pair escape is an ordinary character and comes back as sent', async () => {
+    const res = await send(PUSH, opText('op_id', '\\ud83d\\ude00-\\\\ud800'));
+    expect(res.json().accepted).toEqual(['😀-\\ud800']);
+    const pulled = await send(PULL, { since_sequence: 0 });
+    expect(pulled.json().ops.map((o: { op_id: string }) => o.op_id)).toContain('😀-\\ud800');
+  });
+});

@@ -16,6 +16,32 @@ function hasTrailingContent(body: string): boolean {
   }
 }
 
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * A `\uD800` escape without its pair parses to a lone surrogate, which UTF-8 storage
+ * cannot hold: SQLite hands back U+FFFD in its place, so a pulled op_id or payload would
+ * differ from the pushed one. Walked without recursion, since a body may nest deeply.
+ */
+function holdsLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [key, item] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(key)) return true;
+        stack.push(item);
+      }
+    }
+  }
+  return false;
+}
+
 const TOKEN = "[\\w!#$%&'*+.^`|~-]+";
 const MEDIA_TYPE = new RegExp(`^\\s*${TOKEN}/${TOKEN}\\s*$`);
 
@@ -43,6 +69,18 @@ export const jsonBody = fp(
       }
       void secureParse(request, body, (err, value) => {
         if (!err) {
+          // Only an escape can produce a lone surrogate: UTF-8 text on the wire cannot.
+          if (SURROGATE_ESCAPE.test(body) && holdsLoneSurrogate(value)) {
+            done(
+              new AppError(
+                400,
+                'invalid_json',
+                'request body holds a string that is not valid Unicode',
+              ),
+              undefined,
+            );
+            return;
+          }
           done(null, value);
           return;
         }
