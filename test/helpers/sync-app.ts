@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -13,10 +13,22 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(
-  options: { limits?: Partial<Config['limits']> } & Partial<RuntimeOptions> = {},
-): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'vss-test-'));
+export interface TestServerOptions extends Partial<RuntimeOptions> {
+  readonly limits?: Partial<Config['limits']>;
+  /**
+   * A server.db to start from (copied, never opened in place): lets a property test start
+   * every run from the same paired devices without paying for argon2 each time. The copy
+   * lives in RAM (/dev/shm) where there is one, so that synchronous=FULL costs no disk flush.
+   */
+  readonly seedDatabase?: string;
+}
+
+const RAM_DISK = '/dev/shm';
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const root = options.seedDatabase && existsSync(RAM_DISK) ? RAM_DISK : tmpdir();
+  const dir = mkdtempSync(join(root, 'vss-test-'));
+  if (options.seedDatabase) copyFileSync(options.seedDatabase, join(dir, 'server.db'));
   const base = loadConfig(dir);
   const config: Config = { ...base, limits: { ...base.limits, ...options.limits } };
   const runtime = openRuntime({ ...options, dataDir: dir, config });
