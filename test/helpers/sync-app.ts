@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -14,15 +14,25 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(
-  options: {
-    limits?: Partial<Config['limits']>;
-    /** Top-level config.yml settings, e.g. public_url. */
-    settings?: Partial<Omit<Config, 'limits'>>;
-    logger?: Logger;
-  } & Partial<RuntimeOptions> = {},
-): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'vss-test-'));
+export interface TestServerOptions extends Partial<RuntimeOptions> {
+  readonly limits?: Partial<Config['limits']>;
+  /** Top-level config.yml settings, e.g. public_url. */
+  readonly settings?: Partial<Omit<Config, 'limits'>>;
+  readonly logger?: Logger;
+  /**
+   * A server.db to start from (copied, never opened in place): lets a property test start
+   * every run from the same paired devices without paying for argon2 each time. The copy
+   * lives in RAM (/dev/shm) where there is one, so that synchronous=FULL costs no disk flush.
+   */
+  readonly seedDatabase?: string;
+}
+
+const RAM_DISK = '/dev/shm';
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const root = options.seedDatabase && existsSync(RAM_DISK) ? RAM_DISK : tmpdir();
+  const dir = mkdtempSync(join(root, 'vss-test-'));
+  if (options.seedDatabase) copyFileSync(options.seedDatabase, join(dir, 'server.db'));
   const base = loadConfig(dir);
   const config: Config = { ...base, ...options.settings, limits: { ...base.limits, ...options.limits } };
   const runtime = openRuntime({ ...options, dataDir: dir, config });
@@ -55,10 +65,27 @@ export interface Device {
   readonly userId: string;
 }
 
-export async function pair(server: TestServer, login: string, vaultId: string, name = 'laptop') {
+let peers = 0;
+/**
+ * Every helper pairing comes from its own address: the pair limit allows five attempts per
+ * IP, and suites that are not about rate limits pair more devices than that.
+ */
+export const nextPeer = () => {
+  peers += 1;
+  return `10.99.${(peers >> 8) & 255}.${peers & 255}`;
+};
+
+export async function pair(
+  server: TestServer,
+  login: string,
+  vaultId: string,
+  name = 'laptop',
+  remoteAddress = nextPeer(),
+) {
   const res = await server.app.inject({
     method: 'POST',
     url: '/api/client/pair',
+    remoteAddress,
     headers: { authorization: 'Bearer ' },
     payload: {
       login,

@@ -119,7 +119,7 @@ export const errorHandling = fp(
       return sendError(reply, 500, 'internal_error', 'internal error');
     });
 
-    app.setNotFoundHandler((request, reply) => {
+    const answerNotFound = (request: FastifyRequest, reply: FastifyReply) => {
       const path = request.url.split('?')[0] ?? '/';
       const allowed = [
         ...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods)),
@@ -130,7 +130,13 @@ export const errorHandling = fp(
       }
       if (path.startsWith('/api/')) return sendError(reply, 404, 'not_found', 'not found');
       return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage);
+    };
+    // Answered before the body is read: a malformed or oversized body must not turn a
+    // wrong method or an unknown path into 400 or 413 (CONTRACT.md §2).
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.is404) return answerNotFound(request, reply);
     });
+    app.setNotFoundHandler(answerNotFound);
   },
   { name: 'error-handling' },
 );

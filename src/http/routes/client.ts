@@ -90,7 +90,8 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
 
   await app.register(async (scoped) => {
     scoped.decorateRequest('device', null);
-    scoped.addHook('preHandler', authenticateDevice);
+    // Authenticated before the body is read, like the sync routes.
+    scoped.addHook('onRequest', authenticateDevice);
 
     scoped.get('/api/client/me', async (request) => {
       const device = request.device!;

@@ -20,7 +20,9 @@ const json = 'application/json; charset=utf-8';
 export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
   const { sync, config } = deps;
   app.decorateRequest('device', null);
-  app.addHook('preHandler', createDeviceAuthenticator(deps));
+  // onRequest runs before the body is read: an anonymous client gets its 401 without
+  // having a push body of up to max_push_body buffered and parsed.
+  app.addHook('onRequest', createDeviceAuthenticator(deps));
 
   app.post(
     '/api/v1/sync/push',
