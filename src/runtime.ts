@@ -4,6 +4,7 @@ import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
+import { createSettingsService, type SettingsService } from './commands/settings-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
 import { loadConfig, type Config } from './config.js';
@@ -20,6 +21,7 @@ import { migrateOutbox } from './mail/outbox.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
 import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
+import { createSecretBox, secretKeyFileOf } from './security/secret-box.js';
 
 export interface Runtime {
   readonly dataDir: string;
@@ -38,6 +40,7 @@ export interface Runtime {
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
+  readonly settings: SettingsService;
   close(): void;
 }
 
@@ -78,6 +81,11 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const activity = createDeviceActivity(db);
   // No blob store yet: no blob is referenced in any vault, so file ops naming one are refused.
   const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: () => undefined });
+  // A systemd credential key is read-only; only the data-dir key is created on first use.
+  const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
+    createKey: !process.env.CREDENTIALS_DIRECTORY,
+  });
+  const settings = createSettingsService({ db, handle, clock, secrets });
   return {
     dataDir,
     blobDir,
@@ -95,6 +103,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     devices,
     activity,
     sync,
+    settings,
     close() {
       bus.all.clear();
       if (db.open) {

@@ -1,5 +1,6 @@
 import type { Projection } from './projection.js';
 import { devicesProjection } from './devices.js';
+import { settingsProjection } from './settings.js';
 import { usersProjection } from './users.js';
 import { vaultsProjection } from './vaults.js';
 
@@ -7,4 +8,9 @@ export type { Projection } from './projection.js';
 export * from './projector.js';
 
 /** Every read model, in the order they are applied. */
-export const PROJECTIONS: readonly Projection[] = [usersProjection, devicesProjection, vaultsProjection];
+export const PROJECTIONS: readonly Projection[] = [
+  usersProjection,
+  devicesProjection,
+  vaultsProjection,
+  settingsProjection,
+];

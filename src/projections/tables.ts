@@ -1,4 +1,5 @@
 import type { DevicesTable } from './devices.js';
+import type { SettingsTable } from './settings.js';
 import type { UsersTable } from './users.js';
 import type { PushAnswersTable, TombstonesTable, VaultOpsTable, VaultsTable } from './vaults.js';
 
@@ -10,4 +11,5 @@ export interface Database {
   vault_ops: VaultOpsTable;
   tombstones: TombstonesTable;
   push_answers: PushAnswersTable;
+  settings: SettingsTable;
 }

@@ -56,7 +56,9 @@ describe('mail templates', () => {
     expect(() => renderMail('confirm-email', 'en', {})).toThrow(/needs an http\(s\) link/);
     expect(() => renderMail('reset-password', 'en', { link: 'javascript:alert(1)' })).toThrow();
     expect(() => renderMail('account-exists', 'ru', { link: 'https://a.test/x y' })).toThrow();
-    expect(() => renderMail('account-exists', 'en', { link: 'https://a.test/"onmouseover=x' })).toThrow();
+    expect(() =>
+      renderMail('account-exists', 'en', { link: 'https://a.test/"onmouseover=x' }),
+    ).toThrow();
   });
 
   it('mails the password-changed notice without a link when none is given', () => {
@@ -66,9 +68,11 @@ describe('mail templates', () => {
   });
 
   it('greets without a name when none is given', () => {
-    expect(renderMail('confirm-email', 'en', { link: LINK }).text.startsWith('Hello!\n')).toBe(true);
-    expect(renderMail('confirm-email', 'ru', { link: LINK }).text.startsWith('Здравствуйте!\n')).toBe(
+    expect(renderMail('confirm-email', 'en', { link: LINK }).text.startsWith('Hello!\n')).toBe(
       true,
     );
+    expect(
+      renderMail('confirm-email', 'ru', { link: LINK }).text.startsWith('Здравствуйте!\n'),
+    ).toBe(true);
   });
 });

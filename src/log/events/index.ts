@@ -1,15 +1,17 @@
 import { createCatalogue, type EventDefinition, type EventOf } from '../catalogue.js';
 import { BLOB_EVENTS } from './blob-events.js';
 import { DEVICE_EVENTS } from './device-events.js';
+import { SETTINGS_EVENTS } from './settings-events.js';
 import { USER_EVENTS } from './user-events.js';
 import { VAULT_EVENTS } from './vault-events.js';
 
 export * from './blob-events.js';
 export * from './device-events.js';
+export * from './settings-events.js';
 export * from './user-events.js';
 export * from './vault-events.js';
 
-const DEFINITIONS = [...USER_EVENTS, ...DEVICE_EVENTS, ...VAULT_EVENTS, ...BLOB_EVENTS] as const;
+const DEFINITIONS = [...USER_EVENTS, ...DEVICE_EVENTS, ...VAULT_EVENTS, ...BLOB_EVENTS, ...SETTINGS_EVENTS] as const;
 
 type Distribute<D> = D extends EventDefinition ? EventOf<D> : never;
 
