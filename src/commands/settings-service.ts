@@ -52,7 +52,13 @@ export const SmtpInputSchema = z
       .default(''),
     /** In clear, only on its way to the cipher; undefined keeps the stored password. */
     password: z.string().min(1, 'is empty').max(1024, 'is too long').optional(),
-    from: z.union([z.literal(''), EmailSchema]),
+    from: z
+      .string()
+      .trim()
+      .refine(
+        (v) => v === '' || EmailSchema.safeParse(v).success,
+        'must be a bare address such as sync@example.com',
+      ),
     publicUrl: PublicUrlSchema,
   })
   .refine((s) => s.host === '' || s.from !== '', {
