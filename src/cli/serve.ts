@@ -7,7 +7,7 @@ import { createPasswordHasher } from '../security/passwords.js';
 import { upsertAdmin } from './admin-account.js';
 import { dataDirOf, readSecretFile, readSecretStdin, resolveListen } from './options.js';
 import { stderrProgress } from './progress.js';
-import { addSmtpFlags, smtpOverridesOf, type SmtpFlags } from './smtp-options.js';
+import { addSmtpFlags, applyStartupMailSettings, type SmtpFlags } from './smtp-options.js';
 
 interface ServeOptions extends SmtpFlags {
   port?: string;
@@ -44,10 +44,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     logger.info({ admin: opts.adminUser }, `admin account ${outcome}`);
   }
   const runtime = openRuntime({ dataDir, hasher, onRebuildProgress: stderrProgress('rebuilding projections') });
-  const overrides = smtpOverridesOf(opts, process.env, runtime.config.public_url);
-  if (runtime.settings.applyOverrides(overrides, { actor: 'config' })) {
-    logger.info('mail settings changed by flags or environment');
-  }
+  applyStartupMailSettings(runtime, opts, process.env, logger);
   if (runtime.config.admin.length === 0) {
     logger.warn(
       'no admin account yet: restart with --admin-user NAME --admin-pass-file FILE to create one',

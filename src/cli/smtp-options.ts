@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
 import type { SmtpInput } from '../commands/settings-service.js';
 import { SMTP_SECURITY } from '../log/index.js';
+import type { Runtime } from '../runtime.js';
 import { readSecretFile } from './options.js';
 
 /** `serve` flags that set the mail settings at start-up (each also has an env variable). */
@@ -74,4 +76,21 @@ export function smtpOverridesOf(
     (credential && existsSync(credential) ? credential : undefined);
   if (passFile !== undefined) overrides.password = readSecretFile(passFile);
   return overrides;
+}
+
+/** Appends SmtpSettingsChanged at start-up when flags or environment differ from the log. */
+export function applyStartupMailSettings(
+  runtime: Pick<Runtime, 'settings' | 'config'>,
+  flags: SmtpFlags,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): void {
+  try {
+    const overrides = smtpOverridesOf(flags, env, runtime.config.public_url);
+    if (runtime.settings.applyOverrides(overrides, { actor: 'config' })) {
+      logger.info('mail settings changed by flags or environment');
+    }
+  } catch (err) {
+    throw new Error(`invalid mail settings: ${(err as Error).message}`, { cause: err });
+  }
 }

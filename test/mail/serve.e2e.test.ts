@@ -161,4 +161,21 @@ describe('a running server delivering mail', () => {
       publicUrl: 'http://127.0.0.1:1',
     });
   });
+
+  it('refuses to start with invalid mail flags, naming the field', async () => {
+    const dataDir = join(makeTempDir(), 'data');
+    const result = await runCli([
+      'serve',
+      '--data',
+      dataDir,
+      '--port',
+      '0',
+      '--smtp-host',
+      'smtp.example.test',
+      '--smtp-from',
+      'Sync <sync@example.test>',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('invalid mail settings: from: must be a bare address');
+  });
 });
