@@ -12,6 +12,7 @@ import {
   type PasswordResetService,
 } from './commands/password-reset-service.js';
 import { createSessionService, type SessionService } from './commands/session-service.js';
+import { createSettingsService, type SettingsService } from './commands/settings-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
 import { loadConfig, publicUrlOf, type Config } from './config.js';
@@ -26,9 +27,11 @@ import {
 } from './log/index.js';
 import { migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
+import { publicUrlOf as settingsPublicUrl } from './projections/settings.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
 import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
+import { createSecretBox, secretKeyFileOf } from './security/secret-box.js';
 
 export interface Runtime {
   readonly dataDir: string;
@@ -53,6 +56,7 @@ export interface Runtime {
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
   readonly blobs: BlobService;
+  readonly settings: SettingsService;
   close(): void;
 }
 
@@ -90,7 +94,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
-  const publicUrl = () => publicUrlOf(config);
+  // The settings (flags, CLI, admin console) win; config.yml is the fallback. Never the Host header.
+  const publicUrl = () => settingsPublicUrl(db) || publicUrlOf(config);
   const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
@@ -98,6 +103,11 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const activity = createDeviceActivity(db);
   const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
   const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: findBlobReference });
+  // A systemd credential key is read-only; only the data-dir key is created on first use.
+  const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
+    createKey: !process.env.CREDENTIALS_DIRECTORY,
+  });
+  const settings = createSettingsService({ db, handle, clock, secrets });
   return {
     dataDir,
     blobDir,
@@ -120,6 +130,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     activity,
     sync,
     blobs,
+    settings,
     close() {
       bus.all.clear();
       if (db.open) {

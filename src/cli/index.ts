@@ -3,6 +3,7 @@ import { readBuildInfo } from '../version.js';
 import { auditCommand } from './audit.js';
 import { replayCommand } from './replay.js';
 import { serveCommand } from './serve.js';
+import { settingsCommand } from './settings.js';
 import { userCommand } from './user.js';
 import { verifyCommand } from './verify.js';
 
@@ -15,6 +16,7 @@ export function createProgram(): Command {
   program.addCommand(auditCommand);
   program.addCommand(verifyCommand);
   program.addCommand(replayCommand);
+  program.addCommand(settingsCommand);
   return program;
 }
 

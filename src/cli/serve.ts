@@ -1,13 +1,15 @@
 import { Command } from 'commander';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logger.js';
+import { createMailer } from '../mail/mailer.js';
 import { openRuntime } from '../runtime.js';
 import { createPasswordHasher } from '../security/passwords.js';
 import { upsertAdmin } from './admin-account.js';
 import { dataDirOf, readSecretFile, readSecretStdin, resolveListen } from './options.js';
 import { stderrProgress } from './progress.js';
+import { addSmtpFlags, applyStartupMailSettings, type SmtpFlags } from './smtp-options.js';
 
-interface ServeOptions {
+interface ServeOptions extends SmtpFlags {
   port?: string;
   listen?: string;
   data?: string;
@@ -48,6 +50,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     runtime.close();
     throw new Error(`database corrupt (${check}) — restore from backup`);
   }
+  applyStartupMailSettings(runtime, opts, process.env, logger);
   if (runtime.config.admin.length === 0) {
     logger.warn(
       'no admin account yet: restart with --admin-user NAME --admin-pass-file FILE to create one',
@@ -58,6 +61,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   await app.listen({ host: address.host, port: address.port });
   // Slowloris guard: a client must finish its headers within this time.
   app.server.headersTimeout = runtime.config.timeouts.headers_ms;
+  const mailer = createMailer(runtime, logger);
+  mailer.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -68,6 +73,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     force.unref();
     try {
       await app.close();
+      await mailer.stop();
     } finally {
       runtime.close();
       logger.info('stopped');
@@ -89,3 +95,5 @@ export const serveCommand = new Command('serve')
   .option('--admin-pass-stdin', "read the admin's password from standard input")
   .option('--admin-pass <password>', 'admin password on the command line (visible to other users; avoid)')
   .action(serve);
+
+addSmtpFlags(serveCommand);

@@ -52,13 +52,33 @@ export function migrateOutbox(db: Sqlite): void {
   CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (sent_at, next_attempt_at);`);
 }
 
-/** Must run inside the command's transaction. CR/LF never reach a mail header. */
-export function enqueueMail(db: Sqlite, mail: OutboxMail, now: Date): void {
+/**
+ * Must run inside the command's transaction; returns the mail's id. CR/LF never reach a
+ * mail header.
+ */
+export function enqueueMail(db: Sqlite, mail: OutboxMail, now: Date): number {
   if (/[\r\n]/.test(mail.to)) throw new Error('mail recipient contains a line break');
-  db.prepare(
-    `INSERT INTO mail_outbox (created_at, recipient, template, locale, params, next_attempt_at)
+  const result = db
+    .prepare(
+      `INSERT INTO mail_outbox (created_at, recipient, template, locale, params, next_attempt_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
-  ).run(now.toISOString(), mail.to, mail.template, mail.locale, JSON.stringify(mail.params), now.toISOString());
+    )
+    .run(now.toISOString(), mail.to, mail.template, mail.locale, JSON.stringify(mail.params), now.toISOString());
+  return Number(result.lastInsertRowid);
+}
+
+export function findMail(db: Sqlite, id: number): OutboxRow | undefined {
+  return db.prepare('SELECT * FROM mail_outbox WHERE id = ?').get(id) as OutboxRow | undefined;
+}
+
+/** Mails not yet sent, and how many of them have failed at least once. */
+export function pendingMailCounts(db: Sqlite): { waiting: number; failing: number } {
+  return db
+    .prepare(
+      `SELECT count(*) AS waiting, coalesce(sum(attempts > 0), 0) AS failing
+       FROM mail_outbox WHERE sent_at IS NULL`,
+    )
+    .get() as { waiting: number; failing: number };
 }
 
 export function dueMails(db: Sqlite, now: Date, limit = 20): OutboxRow[] {

@@ -3,6 +3,7 @@ import { blobsProjection } from './blobs.js';
 import { devicesProjection } from './devices.js';
 import { emailTokensProjection } from './email-tokens.js';
 import { sessionsProjection } from './sessions.js';
+import { settingsProjection } from './settings.js';
 import { usersProjection } from './users.js';
 import { vaultsProjection } from './vaults.js';
 
@@ -17,4 +18,5 @@ export const PROJECTIONS: readonly Projection[] = [
   devicesProjection,
   vaultsProjection,
   blobsProjection,
+  settingsProjection,
 ];

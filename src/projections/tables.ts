@@ -2,6 +2,7 @@ import type { BlobRefsTable, BlobsTable } from './blobs.js';
 import type { DevicesTable } from './devices.js';
 import type { EmailTokensTable } from './email-tokens.js';
 import type { SessionsTable } from './sessions.js';
+import type { SettingsTable } from './settings.js';
 import type { UsersTable } from './users.js';
 import type { PushAnswersTable, TombstonesTable, VaultOpsTable, VaultsTable } from './vaults.js';
 
@@ -17,4 +18,5 @@ export interface Database {
   push_answers: PushAnswersTable;
   blobs: BlobsTable;
   blob_refs: BlobRefsTable;
+  settings: SettingsTable;
 }

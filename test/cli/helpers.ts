@@ -150,7 +150,11 @@ export interface RunningServer {
 
 const servers: RunningServer[] = [];
 
-export async function startServer(dataDir: string, adminPassFile: string): Promise<RunningServer> {
+export async function startServer(
+  dataDir: string,
+  adminPassFile: string,
+  extraArgs: readonly string[] = [],
+): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(
     BIN,
@@ -164,6 +168,7 @@ export async function startServer(dataDir: string, adminPassFile: string): Promi
       'admin',
       '--admin-pass-file',
       adminPassFile,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -2,12 +2,14 @@ import { createCatalogue, type EventDefinition, type EventOf } from '../catalogu
 import { ACCOUNT_EVENTS } from './account-events.js';
 import { BLOB_EVENTS } from './blob-events.js';
 import { DEVICE_EVENTS } from './device-events.js';
+import { SETTINGS_EVENTS } from './settings-events.js';
 import { USER_EVENTS } from './user-events.js';
 import { VAULT_EVENTS } from './vault-events.js';
 
 export * from './account-events.js';
 export * from './blob-events.js';
 export * from './device-events.js';
+export * from './settings-events.js';
 export * from './user-events.js';
 export * from './vault-events.js';
 
@@ -17,6 +19,7 @@ const DEFINITIONS = [
   ...DEVICE_EVENTS,
   ...VAULT_EVENTS,
   ...BLOB_EVENTS,
+  ...SETTINGS_EVENTS,
 ] as const;
 
 type Distribute<D> = D extends EventDefinition ? EventOf<D> : never;
