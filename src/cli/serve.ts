@@ -57,6 +57,13 @@ export async function serve(opts: ServeOptions): Promise<void> {
     );
   }
   const app = await buildApp({ ...runtime, logger });
+  // Requests being handled; connections without one (idle, or still sending headers) are
+  // cut at shutdown instead of holding it for the whole drain time.
+  let inFlight = 0;
+  app.addHook('onRequest', async (_request, reply) => {
+    inFlight += 1;
+    reply.raw.once('close', () => (inFlight -= 1));
+  });
   const address = resolveListen({ ...opts, configured: runtime.config.listen });
   await app.listen({ host: address.host, port: address.port });
   // Slowloris guard: a client must finish its headers within this time.
@@ -71,6 +78,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => app.server.closeAllConnections(), runtime.config.timeouts.shutdown_ms);
     force.unref();
+    const drained = setInterval(() => {
+      if (inFlight === 0) app.server.closeAllConnections();
+    }, 100);
+    drained.unref();
     try {
       await app.close();
       await mailer.stop();

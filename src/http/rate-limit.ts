@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 
@@ -49,7 +50,8 @@ export function createRateLimiter(clock: Clock, maxBuckets = 10_000) {
       const now = clock.now().getTime();
       let retryAfter = hit(`${action}|ip|${ip}`, limit, windowMs, now);
       if (account !== undefined) {
-        const key = account.trim().toLowerCase();
+        // A digest keeps every bucket key small whatever length of login is sent.
+        const key = createHash('sha256').update(account.trim().toLowerCase()).digest('base64url');
         retryAfter = Math.max(retryAfter, hit(`${action}|acct|${key}`, limit, windowMs, now));
       }
       if (retryAfter > 0) {
