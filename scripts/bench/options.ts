@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import type { BenchOptions } from './section.js';
+
+const FULL_SIZES = [10_000, 100_000, 1_000_000];
+const QUICK_SIZES = [1_000, 10_000];
+
+export interface CliOptions extends BenchOptions {
+  readonly sections: readonly string[];
+  readonly json: boolean;
+  readonly help: boolean;
+}
+
+/** Sizes below the cap, then the cap itself: `--max-events` is the largest log built. */
+export function sizesUpTo(base: readonly number[], maxEvents: number | undefined): number[] {
+  if (maxEvents === undefined) return [...base];
+  return [...base.filter((s) => s < maxEvents), maxEvents];
+}
+
+export function parseBenchArgs(argv: readonly string[]): CliOptions {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      'max-events': { type: 'string' },
+      'window-ms': { type: 'string' },
+    },
+  });
+  const positive = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const n = Number(value.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const quick = values.quick;
+  return {
+    sections: positionals,
+    json: values.json,
+    help: values.help,
+    quick,
+    sizes: sizesUpTo(
+      quick ? QUICK_SIZES : FULL_SIZES,
+      positive('max-events', values['max-events']),
+    ),
+    windowMs: positive('window-ms', values['window-ms']) ?? (quick ? 500 : 3000),
+  };
+}
+
+export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS] [--json]
+
+Runs on a temporary data directory under the system temp dir (deleted afterwards).
+Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
+--max-events N   largest log to build (sizes below N, then N)
+--window-ms MS   time bound of one timed append window (default 3000, --quick 500)
+--json           print the results as JSON on stdout (progress stays on stderr)
+`;
