@@ -2,7 +2,7 @@
 // A section is a module under scripts/bench/ exporting a `Section`; add new ones (an HTTP load
 // against a listening server, say) to SECTIONS.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/log/index.js';
 import { fileSystemOf, fsyncLatencyMs } from './bench/fixture.js';
@@ -57,15 +57,18 @@ async function main(): Promise<void> {
   // ru_maxrss is in KiB on Linux.
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   const seconds = (performance.now() - started) / 1000;
+  const loadAverageAtEnd = loadavg()[0] ?? 0;
   if (options.json) {
     const sections = results.map(({ name, title, notes, rows }) => ({ name, title, notes, rows }));
-    const report = { machine, options, sections, peakRssMiB, seconds };
+    const report = { machine, options, sections, peakRssMiB, seconds, loadAverageAtEnd };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
   }
   const tables = results.map(renderTable).join('\n\n');
   process.stdout.write(
-    `${renderMachine(machine)}\n\n${tables}\n\npeak RSS ${peakRssMiB.toFixed(0)} MiB; ${seconds.toFixed(0)} s in all\n`,
+    `${renderMachine(machine)}\n\n${tables}\n\n` +
+      `peak RSS ${peakRssMiB.toFixed(0)} MiB; ${seconds.toFixed(0)} s in all; ` +
+      `load average at end ${loadAverageAtEnd.toFixed(2)}\n`,
   );
 }
 

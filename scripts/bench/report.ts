@@ -1,4 +1,4 @@
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import type { Cell, Column, SectionResult } from './section.js';
 
 export interface Machine {
@@ -9,6 +9,8 @@ export interface Machine {
   readonly sqlite: string;
   readonly tmpFileSystem: string;
   readonly fsyncP50Ms: number;
+  /** 1-minute load average at the start: other work on the machine skews every figure. */
+  readonly loadAverage: number;
 }
 
 export function describeMachine(
@@ -25,6 +27,7 @@ export function describeMachine(
     sqlite,
     tmpFileSystem,
     fsyncP50Ms,
+    loadAverage: loadavg()[0] ?? 0,
   };
 }
 
@@ -75,6 +78,7 @@ export function renderTable(result: SectionResult): string {
 export function renderMachine(m: Machine): string {
   return [
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; node ${m.node}; SQLite ${m.sqlite}`,
+    `load average at start: ${m.loadAverage.toFixed(2)}`,
     `temp data directory on: ${m.tmpFileSystem}; 4 KiB write + fdatasync p50 ${m.fsyncP50Ms.toFixed(2)} ms`,
   ].join('\n');
 }
