@@ -9,7 +9,7 @@ import {
   warmUp,
 } from './fixture.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
-import { percentile } from './stats.js';
+import { percentile, timed } from './stats.js';
 
 const FILL_BATCH = 100;
 
@@ -17,6 +17,7 @@ interface Window {
   readonly events: number;
   readonly transactions: number;
   readonly ms: number;
+  readonly cpuPercent: number;
   readonly latencies: number[];
 }
 
@@ -28,17 +29,19 @@ interface Window {
 function timedWindow(runtime: Runtime, batch: number, maxEvents: number, maxMs: number): Window {
   const batches = Array.from({ length: Math.ceil(maxEvents / batch) }, () => batchOf(batch));
   const latencies: number[] = [];
-  const t0 = performance.now();
   let events = 0;
-  for (const requests of batches) {
-    const t = performance.now();
-    appendBatch(runtime, requests);
-    const done = performance.now();
-    latencies.push(done - t);
-    events += requests.length;
-    if (done - t0 >= maxMs) break;
-  }
-  return { events, transactions: latencies.length, ms: performance.now() - t0, latencies };
+  const { ms, cpuPercent } = timed(() => {
+    const t0 = performance.now();
+    for (const requests of batches) {
+      const t = performance.now();
+      appendBatch(runtime, requests);
+      const done = performance.now();
+      latencies.push(done - t);
+      events += requests.length;
+      if (done - t0 >= maxMs) break;
+    }
+  });
+  return { events, transactions: latencies.length, ms, cpuPercent, latencies };
 }
 
 async function run(options: BenchOptions): Promise<SectionResult> {
@@ -71,6 +74,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
           rate: (w.events / w.ms) * 1000,
           p50: percentile(w.latencies, 50),
           p99: percentile(w.latencies, 99),
+          cpu: w.cpuPercent,
           rss: rssMiB(),
         });
         await new Promise((resolve) => setImmediate(resolve));
@@ -86,6 +90,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       STREAM_NOTE,
       `one transaction per batch; each window stops after ${windowMs} ms or its event cap`,
       'p50/p99: one transaction, commit and fsync included',
+      'CPU %: process CPU time / wall time (low: waiting on fsync or on other processes)',
     ],
     columns: [
       { key: 'batch', label: 'batch', format: 'count' },
@@ -96,6 +101,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       { key: 'rate', label: 'events/s', format: 'rate' },
       { key: 'p50', label: 'txn p50 ms', format: 'ms' },
       { key: 'p99', label: 'txn p99 ms', format: 'ms' },
+      { key: 'cpu', label: 'CPU %', format: 'count' },
       { key: 'rss', label: 'RSS MiB', format: 'mib' },
     ],
     rows,

@@ -1,5 +1,6 @@
 import { stderrProgress } from '../../src/cli/progress.js';
 import { databaseBytes, fillTo, openFixture, rssMiB, STREAM_NOTE, warmUp } from './fixture.js';
+import { timed } from './stats.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 
 // Filling is not what this section measures, so it uses larger transactions.
@@ -18,9 +19,9 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       runtime.db.pragma('wal_checkpoint(TRUNCATE)');
       const dbBytes = databaseBytes(dir);
       say(`replay: rebuilding every projection over ${size} events`);
-      const t0 = performance.now();
-      runtime.projector.rebuildAll(stderrProgress(`replaying ${size} events`));
-      const ms = performance.now() - t0;
+      const { ms, cpuPercent } = timed(() =>
+        runtime.projector.rebuildAll(stderrProgress(`replaying ${size} events`)),
+      );
       const users = runtime.db.prepare('SELECT count(*) FROM users').pluck().get() as number;
       if (users !== size) throw new Error(`replay built ${users} users from ${size} registrations`);
       rows.push({
@@ -28,6 +29,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
         seconds: (ms / 1000).toFixed(2),
         rate: (size / ms) * 1000,
         users,
+        cpu: cpuPercent,
         db: dbBytes / 1024 / 1024,
         perEvent: Math.round(dbBytes / size),
         rss: rssMiB(),
@@ -50,6 +52,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       { key: 'seconds', label: 's', format: 'text' },
       { key: 'rate', label: 'events/s', format: 'rate' },
       { key: 'users', label: 'users rows', format: 'count' },
+      { key: 'cpu', label: 'CPU %', format: 'count' },
       { key: 'db', label: 'db MiB', format: 'mib' },
       { key: 'perEvent', label: 'bytes/event', format: 'count' },
       { key: 'rss', label: 'RSS MiB', format: 'mib' },

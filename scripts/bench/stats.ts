@@ -5,3 +5,16 @@ export function percentile(sample: readonly number[], p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/**
+ * Measures `work` by wall clock and by this process's CPU time: when CPU is well below
+ * 100% the time went to fsync, I/O or other processes, not to our code.
+ */
+export function timed<T>(work: () => T): { value: T; ms: number; cpuPercent: number } {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = work();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { value, ms, cpuPercent: ms > 0 ? (cpu.user + cpu.system) / 10 / ms : 0 };
+}
