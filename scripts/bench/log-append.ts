@@ -18,6 +18,7 @@ interface Window {
   readonly transactions: number;
   readonly ms: number;
   readonly cpuPercent: number;
+  readonly writtenMiB: number;
   readonly latencies: number[];
 }
 
@@ -30,7 +31,7 @@ function timedWindow(runtime: Runtime, batch: number, maxEvents: number, maxMs: 
   const batches = Array.from({ length: Math.ceil(maxEvents / batch) }, () => batchOf(batch));
   const latencies: number[] = [];
   let events = 0;
-  const { ms, cpuPercent } = timed(() => {
+  const { ms, cpuPercent, writtenMiB } = timed(() => {
     const t0 = performance.now();
     for (const requests of batches) {
       const t = performance.now();
@@ -41,7 +42,7 @@ function timedWindow(runtime: Runtime, batch: number, maxEvents: number, maxMs: 
       if (done - t0 >= maxMs) break;
     }
   });
-  return { events, transactions: latencies.length, ms, cpuPercent, latencies };
+  return { events, transactions: latencies.length, ms, cpuPercent, writtenMiB, latencies };
 }
 
 async function run(options: BenchOptions): Promise<SectionResult> {
@@ -75,6 +76,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
           p50: percentile(w.latencies, 50),
           p99: percentile(w.latencies, 99),
           cpu: w.cpuPercent,
+          written: (w.writtenMiB * 1024) / w.events,
           rss: rssMiB(),
         });
         await new Promise((resolve) => setImmediate(resolve));
@@ -91,6 +93,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       `one transaction per batch; each window stops after ${windowMs} ms or its event cap`,
       'p50/p99: one transaction, commit and fsync included',
       'CPU %: process CPU time / wall time (low: waiting on fsync or on other processes)',
+      'written: bytes the process sent to storage (WAL, checkpoints), from /proc/self/io',
     ],
     columns: [
       { key: 'batch', label: 'batch', format: 'count' },
@@ -102,6 +105,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       { key: 'p50', label: 'txn p50 ms', format: 'ms' },
       { key: 'p99', label: 'txn p99 ms', format: 'ms' },
       { key: 'cpu', label: 'CPU %', format: 'count' },
+      { key: 'written', label: 'KiB written/event', format: 'mib' },
       { key: 'rss', label: 'RSS MiB', format: 'mib' },
     ],
     rows,

@@ -19,7 +19,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       runtime.db.pragma('wal_checkpoint(TRUNCATE)');
       const dbBytes = databaseBytes(dir);
       say(`replay: rebuilding every projection over ${size} events`);
-      const { ms, cpuPercent } = timed(() =>
+      const { ms, cpuPercent, writtenMiB } = timed(() =>
         runtime.projector.rebuildAll(stderrProgress(`replaying ${size} events`)),
       );
       const users = runtime.db.prepare('SELECT count(*) FROM users').pluck().get() as number;
@@ -30,6 +30,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
         rate: (size / ms) * 1000,
         users,
         cpu: cpuPercent,
+        written: writtenMiB,
         db: dbBytes / 1024 / 1024,
         perEvent: Math.round(dbBytes / size),
         rss: rssMiB(),
@@ -46,6 +47,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       STREAM_NOTE,
       'each event becomes one users row (checked after every rebuild)',
       'the log was just written, so it is in the page cache (a warm replay)',
+      'MiB written: bytes the process sent to storage during the rebuild, from /proc/self/io',
     ],
     columns: [
       { key: 'events', label: 'log events', format: 'count' },
@@ -53,6 +55,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       { key: 'rate', label: 'events/s', format: 'rate' },
       { key: 'users', label: 'users rows', format: 'count' },
       { key: 'cpu', label: 'CPU %', format: 'count' },
+      { key: 'written', label: 'MiB written', format: 'count' },
       { key: 'db', label: 'db MiB', format: 'mib' },
       { key: 'perEvent', label: 'bytes/event', format: 'count' },
       { key: 'rss', label: 'RSS MiB', format: 'mib' },

@@ -36,6 +36,7 @@ const grouped = (n: number) => Math.round(n).toLocaleString('en-US');
 function formatCell(value: Cell | undefined, format: Column['format']): string {
   if (value === undefined) return '';
   if (typeof value === 'string') return value;
+  if (Number.isNaN(value)) return '-';
   switch (format) {
     case 'ms':
       return value < 10 ? value.toFixed(2) : value.toFixed(1);
