@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fdatasyncSync,
@@ -12,21 +11,20 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stderrProgress } from '../../src/cli/progress.js';
-import { inWriteTransaction, type AppendRequest, type EventMeta } from '../../src/log/index.js';
-import { UserRegistered } from '../../src/log/events/index.js';
+import { inWriteTransaction, type AppendRequest } from '../../src/log/index.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { createEventSource, requestMeta, type EventSource } from './events.js';
 import { percentile } from './stats.js';
-
-export const STREAM_NOTE = 'each UserRegistered event opens its own stream user/<id> (version 1)';
 
 /** A runtime on a fresh data directory under the system temp dir, removed by `dispose`. */
 export interface Fixture {
   readonly dir: string;
   readonly runtime: Runtime;
+  readonly events: EventSource;
   dispose(): void;
 }
 
-export function openFixture(label: string): Fixture {
+export function openFixture(label: string, eventsPerStream: number): Fixture {
   const dir = mkdtempSync(join(tmpdir(), `verstak-bench-${label}-`));
   const runtime = openRuntime({ dataDir: dir });
   let disposed = false;
@@ -49,6 +47,7 @@ export function openFixture(label: string): Fixture {
   return {
     dir,
     runtime,
+    events: createEventSource(eventsPerStream),
     dispose() {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -57,63 +56,14 @@ export function openFixture(label: string): Fixture {
   };
 }
 
-// One randomBytes call per field costs more than the append itself; draw from a pool.
-let pool = Buffer.alloc(0);
-let poolAt = 0;
-function random(bytes: number): Buffer {
-  if (poolAt + bytes > pool.length) {
-    pool = randomBytes(1 << 16);
-    poolAt = 0;
-  }
-  poolAt += bytes;
-  return pool.subarray(poolAt - bytes, poolAt);
-}
-const b64 = (bytes: number) => random(bytes).toString('base64').replace(/=+$/, '');
-
-let counter = 0;
-
-/**
- * One registration as the user service would append it: a random user id, a unique
- * handle in random order (like real ones, so the unique indexes see random inserts) and
- * an argon2id digest of the real length, with a fresh salt and hash.
- */
-export function userRegistration(): AppendRequest {
-  counter += 1;
-  // The shape of randomIds.userId(): 12 random bytes in hex.
-  const userId = random(12).toString('hex');
-  const username = `${userId.slice(0, 8)}-${counter.toString(36)}`;
-  const data = {
-    userId,
-    username,
-    email: `${username}@example.org`,
-    passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${b64(16)}$${b64(32)}`,
-    confirmed: true,
-    locale: 'en',
-    registeredBy: 'self' as const,
-  };
-  return {
-    stream: `user/${userId}`,
-    expectedVersion: 0,
-    events: [{ type: UserRegistered.type, data }],
-  };
-}
-
-export const requestMeta = (): EventMeta => ({
-  actor: 'self',
-  ip: '203.0.113.7',
-  requestId: random(8).toString('hex'),
-});
-
 /** Appends one batch as one BEGIN IMMEDIATE transaction, as a command does. */
 export function appendBatch(runtime: Runtime, requests: readonly AppendRequest[]): void {
   inWriteTransaction(runtime.db, () => runtime.store.append(requests, requestMeta(), new Date()));
 }
 
-export const batchOf = (size: number) => Array.from({ length: size }, userRegistration);
-
 /** Grows the log to `target` events in batches; returns the rate reached (events/s). */
 export async function fillTo(
-  runtime: Runtime,
+  { runtime, events }: Fixture,
   target: number,
   batch: number,
   showProgress = true,
@@ -126,7 +76,7 @@ export async function fillTo(
   let since = 0;
   while (head < target) {
     const n = Math.min(batch, target - head);
-    appendBatch(runtime, batchOf(n));
+    appendBatch(runtime, events.batch(n));
     head += n;
     since += 1;
     if (since >= 100 || head >= target) {
@@ -195,10 +145,10 @@ export const rssMiB = () => process.memoryUsage.rss() / 1024 / 1024;
  * timed window measures compiled code rather than the JIT warming up.
  */
 export async function warmUp(): Promise<void> {
-  const fixture = openFixture('warmup');
+  const fixture = openFixture('warmup', 1);
   try {
-    await fillTo(fixture.runtime, 3000, 100, false);
-    for (let i = 0; i < 200; i++) appendBatch(fixture.runtime, batchOf(1));
+    await fillTo(fixture, 3000, 100, false);
+    for (let i = 0; i < 200; i++) appendBatch(fixture.runtime, fixture.events.batch(1));
     fixture.runtime.projector.rebuildAll();
   } finally {
     fixture.dispose();

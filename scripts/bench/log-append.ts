@@ -1,13 +1,4 @@
-import type { Runtime } from '../../src/runtime.js';
-import {
-  appendBatch,
-  batchOf,
-  fillTo,
-  openFixture,
-  rssMiB,
-  STREAM_NOTE,
-  warmUp,
-} from './fixture.js';
+import { appendBatch, fillTo, openFixture, rssMiB, warmUp, type Fixture } from './fixture.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 import { percentile, timed } from './stats.js';
 
@@ -27,8 +18,13 @@ interface Window {
  * `maxMs` has passed. Events are built before the clock starts, so only the append
  * (validation, hashing, insert, commit with fsync) is timed.
  */
-function timedWindow(runtime: Runtime, batch: number, maxEvents: number, maxMs: number): Window {
-  const batches = Array.from({ length: Math.ceil(maxEvents / batch) }, () => batchOf(batch));
+function timedWindow(
+  { runtime, events: source }: Fixture,
+  batch: number,
+  maxEvents: number,
+  maxMs: number,
+): Window {
+  const batches = Array.from({ length: Math.ceil(maxEvents / batch) }, () => source.batch(batch));
   const latencies: number[] = [];
   let events = 0;
   const { ms, cpuPercent, writtenMiB } = timed(() => {
@@ -51,21 +47,21 @@ async function run(options: BenchOptions): Promise<SectionResult> {
   // The first window grows the log from empty; later ones start at each larger size.
   const levels = [0, ...sizes.slice(1)];
   await warmUp();
-  const fixture = openFixture('log');
+  const fixture = openFixture('log', options.eventsPerStream);
   const rows: Record<string, number | string>[] = [];
   try {
     const { runtime } = fixture;
     for (const level of levels) {
       if (level > 0) {
         say(`log: growing the log to ${level} events (batch ${FILL_BATCH})`);
-        const rate = await fillTo(runtime, level, FILL_BATCH);
+        const rate = await fillTo(fixture, level, FILL_BATCH);
         say(`log: filled at ${Math.round(rate)} events/s`);
       }
       const cap = Math.max(first, Math.round(level / 20));
       for (const batch of [100, 1]) {
         const from = runtime.store.head();
         say(`log: batch ${batch} window from ${from} events (≤ ${cap} events, ≤ ${windowMs} ms)`);
-        const w = timedWindow(runtime, batch, cap, windowMs);
+        const w = timedWindow(fixture, batch, cap, windowMs);
         rows.push({
           batch,
           from,
@@ -89,7 +85,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
     name: 'log',
     title: 'Log append (store.append inside inWriteTransaction, WAL + synchronous=FULL)',
     notes: [
-      STREAM_NOTE,
+      fixture.events.note,
       `one transaction per batch; each window stops after ${windowMs} ms or its event cap`,
       'p50/p99: one transaction, commit and fsync included',
       'CPU %: process CPU time / wall time (low: waiting on fsync or on other processes)',

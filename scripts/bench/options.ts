@@ -26,6 +26,7 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       help: { type: 'boolean', short: 'h', default: false },
       'max-events': { type: 'string' },
       'window-ms': { type: 'string' },
+      'events-per-stream': { type: 'string' },
     },
   });
   const positive = (name: string, value: string | undefined) => {
@@ -45,14 +46,19 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       positive('max-events', values['max-events']),
     ),
     windowMs: positive('window-ms', values['window-ms']) ?? (quick ? 500 : 3000),
+    eventsPerStream: positive('events-per-stream', values['events-per-stream']) ?? 1,
   };
 }
 
-export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS] [--json]
+export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS]
+                        [--events-per-stream K] [--json]
 
 Runs on a temporary data directory under the system temp dir (deleted afterwards).
 Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
 --max-events N   largest log to build (sizes below N, then N)
 --window-ms MS   time bound of one timed append window (default 3000, --quick 500)
+--events-per-stream K
+                 append K events to a stream before opening the next (default 1: each
+                 registration in its own user/<id> stream; 1000 stands in for a vault)
 --json           print the results as JSON on stdout (progress stays on stderr)
 `;

@@ -1,5 +1,5 @@
 import { stderrProgress } from '../../src/cli/progress.js';
-import { databaseBytes, fillTo, openFixture, rssMiB, STREAM_NOTE, warmUp } from './fixture.js';
+import { databaseBytes, fillTo, openFixture, rssMiB, warmUp } from './fixture.js';
 import { timed } from './stats.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 
@@ -8,13 +8,13 @@ const FILL_BATCH = 1000;
 
 async function run(options: BenchOptions): Promise<SectionResult> {
   await warmUp();
-  const fixture = openFixture('replay');
+  const fixture = openFixture('replay', options.eventsPerStream);
   const rows: Record<string, number | string>[] = [];
   try {
     const { runtime, dir } = fixture;
     for (const size of options.sizes) {
       say(`replay: growing the log to ${size} events (batch ${FILL_BATCH})`);
-      await fillTo(runtime, size, FILL_BATCH);
+      await fillTo(fixture, size, FILL_BATCH);
       // A replay normally starts after a restart, with the WAL folded into the database.
       runtime.db.pragma('wal_checkpoint(TRUNCATE)');
       const dbBytes = databaseBytes(dir);
@@ -44,7 +44,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
     name: 'replay',
     title: 'Replay (projector.rebuildAll: drop every projection, rebuild from seq 0)',
     notes: [
-      STREAM_NOTE,
+      fixture.events.note,
       'each event becomes one users row (checked after every rebuild)',
       'the log was just written, so it is in the page cache (a warm replay)',
       'MiB written: bytes the process sent to storage during the rebuild, from /proc/self/io',

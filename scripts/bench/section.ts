@@ -6,6 +6,8 @@ export interface BenchOptions {
   readonly sizes: readonly number[];
   /** Upper bound of one timed window. */
   readonly windowMs: number;
+  /** Events appended to one stream before the next is opened (1: a stream per event). */
+  readonly eventsPerStream: number;
 }
 
 export type Cell = string | number;
