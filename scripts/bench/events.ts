@@ -41,6 +41,11 @@ function registration() {
 export interface EventSource {
   /** The next `size` events, one append request each, with the expected stream versions. */
   batch(size: number): AppendRequest[];
+  /**
+   * Forgets events built but never appended (a timed window that ran out of time): the
+   * next event opens a new stream, so expected versions stay true.
+   */
+  discardPending(): void;
   /** How events map to streams, for the report. */
   readonly note: string;
 }
@@ -68,6 +73,9 @@ export function createEventSource(perStream: number): EventSource {
   };
   return {
     batch: (size) => Array.from({ length: size }, next),
+    discardPending() {
+      version = perStream;
+    },
     note:
       perStream === 1
         ? 'each UserRegistered event opens its own stream user/<id> (version 1)'

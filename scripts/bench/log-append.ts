@@ -38,6 +38,7 @@ function timedWindow(
       if (done - t0 >= maxMs) break;
     }
   });
+  source.discardPending();
   return { events, transactions: latencies.length, ms, cpuPercent, writtenMiB, latencies };
 }
 
