@@ -26,7 +26,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       if (users !== size) throw new Error(`replay built ${users} users from ${size} registrations`);
       rows.push({
         events: size,
-        seconds: (ms / 1000).toFixed(2),
+        seconds: ms / 1000,
         rate: (size / ms) * 1000,
         users,
         cpu: cpuPercent,
@@ -51,14 +51,14 @@ async function run(options: BenchOptions): Promise<SectionResult> {
     ],
     columns: [
       { key: 'events', label: 'log events', format: 'count' },
-      { key: 'seconds', label: 's', format: 'text' },
+      { key: 'seconds', label: 's', format: 'seconds' },
       { key: 'rate', label: 'events/s', format: 'rate' },
       { key: 'users', label: 'users rows', format: 'count' },
       { key: 'cpu', label: 'CPU %', format: 'count' },
       { key: 'written', label: 'MiB written', format: 'count' },
-      { key: 'db', label: 'db MiB', format: 'mib' },
+      { key: 'db', label: 'db MiB', format: 'decimal' },
       { key: 'perEvent', label: 'bytes/event', format: 'count' },
-      { key: 'rss', label: 'RSS MiB', format: 'mib' },
+      { key: 'rss', label: 'RSS MiB', format: 'decimal' },
     ],
     rows,
   };

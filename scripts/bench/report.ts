@@ -40,7 +40,9 @@ function formatCell(value: Cell | undefined, format: Column['format']): string {
   switch (format) {
     case 'ms':
       return value < 10 ? value.toFixed(2) : value.toFixed(1);
-    case 'mib':
+    case 'seconds':
+      return value.toFixed(2);
+    case 'decimal':
       return value.toFixed(1);
     case 'count':
     case 'rate':

@@ -15,7 +15,7 @@ export type Cell = string | number;
 export interface Column {
   readonly key: string;
   readonly label: string;
-  readonly format?: 'count' | 'rate' | 'ms' | 'mib' | 'text';
+  readonly format?: 'count' | 'rate' | 'ms' | 'seconds' | 'decimal' | 'text';
 }
 
 export interface SectionResult {
