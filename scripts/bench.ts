@@ -11,8 +11,9 @@ import { parseBenchArgs, USAGE } from './bench/options.js';
 import { replaySection } from './bench/replay.js';
 import { describeMachine, renderMachine, renderTable } from './bench/report.js';
 import { say, type Section, type SectionResult } from './bench/section.js';
+import { syncSection } from './bench/sync.js';
 
-const SECTIONS: readonly Section[] = [logSection, replaySection];
+const SECTIONS: readonly Section[] = [logSection, replaySection, syncSection];
 
 function sqliteVersion(): string {
   const db = openDatabase(':memory:');

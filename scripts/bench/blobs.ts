@@ -16,7 +16,11 @@ export interface BlobBenchResult {
   /** The downloaded bytes hashed to the uploaded digest. */
   readonly verified: boolean;
   /** Resident memory of the server process, when its pid was given (Linux /proc). */
-  readonly serverRssMiB: { readonly before: number; readonly peak: number; readonly after: number } | null;
+  readonly serverRssMiB: {
+    readonly before: number;
+    readonly peak: number;
+    readonly after: number;
+  } | null;
 }
 
 function rssMiB(pid: number): number {
@@ -26,7 +30,11 @@ function rssMiB(pid: number): number {
 }
 
 /** Uploads `sizeMiB` MiB of fresh content as the desktop does, one MiB per write. */
-function upload(url: URL, token: string, sizeMiB: number): Promise<{ sha256: string; answer: string }> {
+function upload(
+  url: URL,
+  token: string,
+  sizeMiB: number,
+): Promise<{ sha256: string; answer: string }> {
   const head = Buffer.from(
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench.bin"\r\n` +
       'Content-Type: application/octet-stream\r\n\r\n',
@@ -73,7 +81,11 @@ function upload(url: URL, token: string, sizeMiB: number): Promise<{ sha256: str
   });
 }
 
-function download(url: URL, token: string, sha256: string): Promise<{ sha256: string; size: number }> {
+function download(
+  url: URL,
+  token: string,
+  sha256: string,
+): Promise<{ sha256: string; size: number }> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(`/api/v1/blobs/${sha256}`, url), {
       headers: { authorization: `Bearer ${token}` },
@@ -112,7 +124,9 @@ export async function runBlobBench(
   const { serverPid } = options;
   const before = serverPid ? rssMiB(serverPid) : 0;
   let peak = before;
-  const sampler = serverPid ? setInterval(() => (peak = Math.max(peak, rssMiB(serverPid))), 50) : undefined;
+  const sampler = serverPid
+    ? setInterval(() => (peak = Math.max(peak, rssMiB(serverPid))), 50)
+    : undefined;
   try {
     const t0 = performance.now();
     const sent = await upload(url, token, sizeMiB);

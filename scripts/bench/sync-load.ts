@@ -57,7 +57,14 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
   const tokens: string[] = [];
   for (let i = 0; i < devices; i++) {
     const paired = await runtime.devices.pair(
-      { login: 'bench', password: PASSWORD, deviceName: `device-${i}`, clientVersion: 'bench', vaultId, via: 'pair' },
+      {
+        login: 'bench',
+        password: PASSWORD,
+        deviceName: `device-${i}`,
+        clientVersion: 'bench',
+        vaultId,
+        via: 'pair',
+      },
       { actor: 'bench' },
     );
     tokens.push(paired.token);
@@ -130,7 +137,12 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
   const seconds = (performance.now() - started) / 1000;
   client.close();
   latencies.sort((a, b) => a - b);
-  return { opsPerSec: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ops };
+  return {
+    opsPerSec: ops / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ops,
+  };
 }
 
 async function pullPhase(baseUrl: string, token: string, pageLimit: number) {
@@ -141,10 +153,18 @@ async function pullPhase(baseUrl: string, token: string, pageLimit: number) {
   const started = performance.now();
   for (;;) {
     const t0 = performance.now();
-    const res = await client.post('/api/v1/sync/pull', `{"since_sequence":${cursor},"page_limit":${pageLimit}}`, token);
+    const res = await client.post(
+      '/api/v1/sync/pull',
+      `{"since_sequence":${cursor},"page_limit":${pageLimit}}`,
+      token,
+    );
     latencies.push(performance.now() - t0);
     if (res.status !== 200) throw new Error(`pull ${res.status}`);
-    const page = JSON.parse(res.body.toString()) as { page_last_sequence: number; has_more: boolean; ops: unknown[] };
+    const page = JSON.parse(res.body.toString()) as {
+      page_last_sequence: number;
+      has_more: boolean;
+      ops: unknown[];
+    };
     ops += page.ops.length;
     cursor = page.page_last_sequence;
     if (!page.has_more) break;

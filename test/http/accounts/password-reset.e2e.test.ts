@@ -184,7 +184,7 @@ describe('forgot password', () => {
       clock.advance(MINUTE);
     }
     expect(new Set(answers.map((a) => `${a.statusCode} ${a.body}`))).toEqual(
-      new Set(['200 {"status":"if email exists, reset link sent"}']),
+      new Set(['200 {"status":"if email exists, reset link sent"}\n']),
     );
     expect(resetMails()).toHaveLength(3);
     expect(eventsOfType(server, 'PasswordResetRefused').map((e) => e.data.reason)).toEqual([
