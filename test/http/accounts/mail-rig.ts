@@ -57,6 +57,8 @@ export interface MailFlowOptions {
   readonly smtpDown?: boolean;
   /** Do not start the mailer's timer and nudges: the test drives `deliverDue` itself. */
   readonly manualDelivery?: boolean;
+  /** How often the started mailer looks for due retries. */
+  readonly pollMs?: number;
 }
 
 const flows = new Set<MailFlow>();
@@ -89,7 +91,11 @@ export async function startMailFlow(options: MailFlowOptions = {}): Promise<Mail
     },
     { actor: 'test' },
   );
-  const mailer = createMailer(server.runtime, logger);
+  const mailer = createMailer(
+    server.runtime,
+    logger,
+    options.pollMs ? { pollMs: options.pollMs } : {},
+  );
   if (!options.manualDelivery) mailer.start();
   const answers: LightMyRequestResponse[] = [];
   const request = async (opts: InjectOptions) => {
