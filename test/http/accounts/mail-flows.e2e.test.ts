@@ -227,7 +227,9 @@ describe('answers that do not tell whether an address has an account', () => {
     expect(notice!.text).toContain('Hello, owner!');
     expect(notice!.text).not.toContain('attacker');
     expect(notice!.text).not.toContain(CONFIRM_PATH);
-    expect(linkOf(notice!, '/login')).toBe(`${PUBLIC_URL}/login`);
+    // The notice offers a password reset: its link opens the forgot-password page.
+    expect(notice!.text).toContain('you can reset it here');
+    expect(linkOf(notice!, '/forgot')).toBe(`${PUBLIC_URL}/forgot`);
     await flow.mailsTo(emailOf('newbie'), 1);
     // Three mails in all: no confirmation for the attacker's account went anywhere.
     await flow.mailer.deliverDue();
