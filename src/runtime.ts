@@ -52,6 +52,11 @@ export interface Runtime {
   readonly sessions: SessionService;
   /** The base of links in mails. */
   readonly publicUrl: () => string;
+  /**
+   * The public URL an operator set (settings, else config.yml), '' when none: what the
+   * pages' origin checks and Secure cookies follow, with no listen-address fallback.
+   */
+  readonly configuredPublicUrl: () => string;
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
@@ -96,6 +101,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   // The settings (flags, CLI, admin console) win; config.yml is the fallback. Never the Host header.
   const publicUrl = () => settingsPublicUrl(db) || publicUrlOf(config);
+  const configuredPublicUrl = () => settingsPublicUrl(db) || config.public_url.trim();
   const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
@@ -126,6 +132,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     passwordResets,
     sessions,
     publicUrl,
+    configuredPublicUrl,
     devices,
     activity,
     sync,

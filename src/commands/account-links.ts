@@ -9,6 +9,4 @@ export const confirmLink = (base: string, token: string) =>
 
 export const resetLink = (base: string, token: string) => withToken(base, '/reset', token);
 
-export const loginLink = (base: string) => `${base}/login`;
-
 export const forgotLink = (base: string) => `${base}/forgot`;

@@ -6,7 +6,7 @@ import { enqueueMail, type MailLocale } from '../mail/outbox.js';
 import { findEmailToken, type EmailTokenRow } from '../projections/email-tokens.js';
 import { findUserByEmail, findUserByUsername } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
-import { confirmLink, loginLink } from './account-links.js';
+import { confirmLink, forgotLink } from './account-links.js';
 import { CONFIRM_TOKEN_TTL_MS, type PresentedToken } from './account.js';
 import type { CommandHandler } from './handle.js';
 import { userDecider, userStream } from './user.js';
@@ -101,7 +101,7 @@ export function createAccountService(deps: AccountDeps) {
                 template: resent ? 'confirm-email' : 'account-exists',
                 locale: mailLocale(owner.locale),
                 params: {
-                  link: resent ? confirmLink(base, token) : loginLink(base),
+                  link: resent ? confirmLink(base, token) : forgotLink(base),
                   username: owner.username,
                 },
               },

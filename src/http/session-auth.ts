@@ -20,7 +20,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function createSessionAuthenticator(deps: {
   sessions: SessionService;
-  config: { public_url: string };
+  /** The settings' public URL wins over config.yml's, as it does for mailed links. */
+  configuredPublicUrl: () => string;
 }) {
   return async function authenticateSession(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization ?? '';
@@ -33,7 +34,7 @@ export function createSessionAuthenticator(deps: {
     if (
       !bearer &&
       !SAFE_METHODS.has(request.method) &&
-      !sameOrigin(request, deps.config.public_url)
+      !sameOrigin(request, deps.configuredPublicUrl())
     ) {
       throw new AppError(403, 'csrf_invalid', 'cross-site request refused');
     }

@@ -9,7 +9,7 @@ import { requestLocale, type Locale } from '../locale.js';
 import { confirmFormPage, messagePage, type PageText } from '../pages.js';
 import { requestMeta } from './client.js';
 
-export type ConfirmRouteDeps = Pick<Runtime, 'accounts' | 'config' | 'ids'>;
+export type ConfirmRouteDeps = Pick<Runtime, 'accounts' | 'config' | 'configuredPublicUrl' | 'ids'>;
 
 /** CONTRACT.md §3.3: the anonymous form's double-submit token. */
 const FORM_COOKIE = 'verstak_locale_csrf';
@@ -36,7 +36,7 @@ function page(reply: FastifyReply, status: number, body: string) {
  * from that form. The token is in the URL, so the page leaks no referrer.
  */
 export async function confirmRoutes(app: FastifyInstance, deps: ConfirmRouteDeps) {
-  const { accounts, config, ids } = deps;
+  const { accounts, config, configuredPublicUrl, ids } = deps;
   const localeOf = (request: FastifyRequest): Locale =>
     requestLocale(request, config.default_locale);
   const failure = (reply: FastifyReply, locale: Locale, status: number, message: PageText) =>
@@ -68,7 +68,7 @@ export async function confirmRoutes(app: FastifyInstance, deps: ConfirmRouteDeps
           maxAgeSeconds: 86_400,
           httpOnly: true,
           sameSite: 'Strict',
-          secure: config.public_url.trim().startsWith('https://'),
+          secure: configuredPublicUrl().startsWith('https://'),
         }),
       );
     }
@@ -81,7 +81,7 @@ export async function confirmRoutes(app: FastifyInstance, deps: ConfirmRouteDeps
       const locale = localeOf(request);
       reply.header('referrer-policy', 'no-referrer');
       const cookie = readCookie(request, FORM_COOKIE) ?? '';
-      if (!sameSecret(cookie, body.locale_csrf) || !sameOrigin(request, config.public_url)) {
+      if (!sameSecret(cookie, body.locale_csrf) || !sameOrigin(request, configuredPublicUrl())) {
         return failure(reply, locale, 403, 'forbidden');
       }
       if (!body.token) return failure(reply, locale, 400, 'missingToken');

@@ -11,7 +11,7 @@ import { requestMeta } from './client.js';
 
 export type AuthRouteDeps = Pick<
   Runtime,
-  'accounts' | 'passwordResets' | 'sessions' | 'config' | 'ids'
+  'accounts' | 'passwordResets' | 'sessions' | 'config' | 'configuredPublicUrl' | 'ids'
 > & {
   readonly limiter: RateLimiter;
 };

@@ -8,7 +8,10 @@ import type { RateLimiter } from '../rate-limit.js';
 import { createSessionAuthenticator } from '../session-auth.js';
 import { requestMeta } from './client.js';
 
-export type UserRouteDeps = Pick<Runtime, 'db' | 'sessions' | 'devices' | 'activity' | 'config'> & {
+export type UserRouteDeps = Pick<
+  Runtime,
+  'db' | 'sessions' | 'devices' | 'activity' | 'configuredPublicUrl'
+> & {
   readonly limiter: RateLimiter;
 };
 

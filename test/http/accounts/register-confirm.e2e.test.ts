@@ -92,7 +92,7 @@ describe('registration through the JSON API', () => {
     expect(again.body).toBe(fresh.body);
     expect(comparableHeaders(again)).toEqual(comparableHeaders(fresh));
     const notice = lastMail(server, emailOf('owner'), 'account-exists');
-    expect(notice.params).toEqual({ link: `${PUBLIC_URL}/login`, username: 'owner' });
+    expect(notice.params).toEqual({ link: `${PUBLIC_URL}/forgot`, username: 'owner' });
     expect(outbox(server, emailOf('owner')).map((m) => m.template)).toEqual([
       'confirm-email',
       'account-exists',
