@@ -58,7 +58,7 @@ export function measureCeiling(seconds: number, payloadBytes: number): Ceiling {
     }
     const appendOpsPerSec = n / ((performance.now() - started) / 1000);
     const page = db.prepare(
-      'SELECT seq, data FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT 100',
+      'SELECT seq, data FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
     let read = 0;
     let cursor = 0;

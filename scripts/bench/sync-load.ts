@@ -72,7 +72,9 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
   runtime.close();
   writeFileSync(join(dataDir, 'admin.pw'), 'bench-admin-password');
   const port = await freePort();
-  const child = spawn(process.execPath, [binary, '--port', String(port), '--data', dataDir], {
+  // e.g. VSS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  const nodeArgs = process.env.VSS_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, binary, '--port', String(port), '--data', dataDir], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn' },
   });
