@@ -16,7 +16,7 @@ import {
   planPush,
   vaultDecider,
   vaultStream,
-  type PushedOp,
+  type PushOpInput,
   type PushOperations,
   type PushState,
   type StoredOpOnEntity,
@@ -30,9 +30,7 @@ export interface SyncScope {
 
 export interface PushRequest {
   readonly idempotencyKey: string;
-  readonly ops: readonly (Omit<PushedOp, 'contentHash'> & {
-    readonly blob?: { readonly sha256: string; readonly size: number };
-  })[];
+  readonly ops: readonly PushOpInput[];
 }
 
 /** Size of a blob referenced in the scope, or undefined when the scope has no such blob. */

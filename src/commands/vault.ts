@@ -19,6 +19,12 @@ export interface PushedOp {
   readonly contentHash: string;
 }
 
+/** An op as validated at the edge, before its content hash is taken. */
+export type PushOpInput = Omit<PushedOp, 'contentHash'> & {
+  /** A `file` op's blob reference, checked against the vault's blobs (CONTRACT.md §5.6). */
+  readonly blob?: { readonly sha256: string; readonly size: number };
+};
+
 export type PushOperations = {
   type: 'PushOperations';
   data: {

@@ -1,19 +1,8 @@
+import type { PushOpInput } from '../commands/vault.js';
 import { AppError } from '../errors.js';
 import type { Limits } from '../config.js';
 
-/** An op as validated, in the client's wire names (they are stored as such). */
-export interface PushOpInput {
-  readonly op_id: string;
-  readonly entity_type: string;
-  readonly entity_id: string;
-  readonly op_type: string;
-  readonly payload_json: string;
-  readonly created_at: string;
-  readonly client_sequence: number;
-  readonly last_seen_server_seq: number;
-  /** A `file` op's blob reference, checked against the vault's blobs (CONTRACT.md §5.6). */
-  readonly blob?: { readonly sha256: string; readonly size: number };
-}
+export type { PushOpInput };
 
 export interface PushInput {
   readonly idempotencyKey: string;
