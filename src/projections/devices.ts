@@ -1,8 +1,7 @@
-import type { Statement } from 'better-sqlite3';
 import type { Selectable } from 'kysely';
 import type { Sqlite } from '../log/index.js';
 import type { Projection } from './projection.js';
-import { all, first, qb, run } from './query.js';
+import { all, first, prepared, qb, run } from './query.js';
 
 export interface DevicesTable {
   id: string;
@@ -70,23 +69,16 @@ export const devicesProjection: Projection = {
 export const findDeviceById = (db: Sqlite, id: string) =>
   first(db, qb.selectFrom('devices').selectAll().where('id', '=', id));
 
-const tokenLookups = new WeakMap<Sqlite, Statement>();
-
 /**
  * The device behind a token, with the state of its owner, in one indexed lookup. Every
- * sync request runs it, so it is prepared once per database.
+ * sync request runs it, so it is plain SQL prepared once rather than built per call.
  */
-export function findDeviceByTokenHash(db: Sqlite, tokenHash: string) {
-  let stmt = tokenLookups.get(db);
-  if (!stmt) {
-    stmt = db.prepare(
-      `SELECT devices.*, users.username, users.blocked FROM devices
-       INNER JOIN users ON users.id = devices.user_id WHERE devices.token_hash = ?`,
-    );
-    tokenLookups.set(db, stmt);
-  }
-  return stmt.get(tokenHash) as (DeviceRow & { username: string; blocked: number }) | undefined;
-}
+export const findDeviceByTokenHash = (db: Sqlite, tokenHash: string) =>
+  prepared(
+    db,
+    `SELECT devices.*, users.username, users.blocked FROM devices
+     INNER JOIN users ON users.id = devices.user_id WHERE devices.token_hash = ?`,
+  ).get(tokenHash) as (DeviceRow & { username: string; blocked: number }) | undefined;
 
 export const listDevicesOfUser = (db: Sqlite, userId: string) =>
   all(

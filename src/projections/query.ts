@@ -25,7 +25,8 @@ export const qb = new Kysely<Database>({
 
 const cache = new WeakMap<Sqlite, Map<string, Statement>>();
 
-function prepared(db: Sqlite, sql: string): Statement {
+/** A statement prepared once per database: for hot paths written as plain SQL. */
+export function prepared(db: Sqlite, sql: string): Statement {
   let statements = cache.get(db);
   if (!statements) {
     statements = new Map();

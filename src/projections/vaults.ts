@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import type { Generated, Selectable } from 'kysely';
 import { parseVaultStream, type Sqlite } from '../log/index.js';
 import type { Projection } from './projection.js';
-import { all, qb } from './query.js';
+import { all, prepared, qb } from './query.js';
 
 export interface VaultsTable {
   /** A compact key for the (user, vault) scope, assigned in log order: stable on replay. */
@@ -96,56 +95,45 @@ CREATE TABLE IF NOT EXISTS push_answers (
 ) STRICT;
 `;
 
-interface VaultStatements {
-  findVault: Statement;
-  insertVault: Statement;
-  insertOp: Statement;
-  advanceVault: Statement;
-  upsertTombstone: Statement;
-  upsertAnswer: Statement;
-}
+// Pushes are the hot path: these run once per op, so they are plain SQL prepared once per
+// database instead of being rebuilt by the query builder each time.
+const prepare = (db: Sqlite) => ({
+  findVault: prepared(db, 'SELECT id FROM vaults WHERE user_id = ? AND vault_id = ?'),
+  insertVault: prepared(
+    db,
+    `INSERT INTO vaults (user_id, vault_id, op_count, head_seq, created_at, last_activity)
+     VALUES (?, ?, 0, 0, ?, ?)`,
+  ),
+  insertOp: prepared(
+    db,
+    `INSERT INTO vault_ops (vault, op_id, seq, device_id, entity_type, entity_id, op_type, content_hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  ),
+  advanceVault: prepared(
+    db,
+    `UPDATE vaults SET op_count = op_count + 1, head_seq = ?, last_activity = ?
+     WHERE id = ? AND head_seq < ?`,
+  ),
+  upsertTombstone: prepared(
+    db,
+    `INSERT INTO tombstones (vault, entity_type, entity_id, op_id, deleted_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (vault, entity_type, entity_id)
+     DO UPDATE SET op_id = excluded.op_id, deleted_at = excluded.deleted_at`,
+  ),
+  upsertAnswer: prepared(
+    db,
+    `INSERT INTO push_answers (vault, idempotency_key, request_digest, response, answered_at)
+     VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (vault, idempotency_key) DO UPDATE SET request_digest = excluded.request_digest,
+       response = excluded.response, answered_at = excluded.answered_at`,
+  ),
+});
 
-// Pushes are the hot path: these run once per op, so they are prepared once per database
-// instead of being rebuilt by the query builder each time.
-const statements = new WeakMap<Sqlite, VaultStatements>();
-
-function prepare(db: Sqlite): VaultStatements {
-  let s = statements.get(db);
-  if (!s) {
-    s = {
-      findVault: db.prepare('SELECT id FROM vaults WHERE user_id = ? AND vault_id = ?').pluck(),
-      insertVault: db.prepare(
-        `INSERT INTO vaults (user_id, vault_id, op_count, head_seq, created_at, last_activity)
-         VALUES (?, ?, 0, 0, ?, ?)`,
-      ),
-      insertOp: db.prepare(
-        `INSERT INTO vault_ops (vault, op_id, seq, device_id, entity_type, entity_id, op_type, content_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      ),
-      advanceVault: db.prepare(
-        `UPDATE vaults SET op_count = op_count + 1, head_seq = ?, last_activity = ?
-         WHERE id = ? AND head_seq < ?`,
-      ),
-      upsertTombstone: db.prepare(
-        `INSERT INTO tombstones (vault, entity_type, entity_id, op_id, deleted_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (vault, entity_type, entity_id)
-         DO UPDATE SET op_id = excluded.op_id, deleted_at = excluded.deleted_at`,
-      ),
-      upsertAnswer: db.prepare(
-        `INSERT INTO push_answers (vault, idempotency_key, request_digest, response, answered_at)
-         VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (vault, idempotency_key) DO UPDATE SET request_digest = excluded.request_digest,
-           response = excluded.response, answered_at = excluded.answered_at`,
-      ),
-    };
-    statements.set(db, s);
-  }
-  return s;
-}
+type VaultStatements = ReturnType<typeof prepare>;
 
 function vaultRow(s: VaultStatements, stream: string, at: string): number {
   const { userId, vaultId } = parseVaultStream(stream);
-  const found = s.findVault.get(userId, vaultId) as number | undefined;
+  const found = (s.findVault.get(userId, vaultId) as { id: number } | undefined)?.id;
   if (found !== undefined) return found;
   return Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid);
 }
@@ -192,32 +180,21 @@ export const vaultsProjection: Projection = {
   },
 };
 
-const readers = new WeakMap<Sqlite, ReturnType<typeof prepareReaders>>();
-
-function prepareReaders(db: Sqlite) {
-  return {
-    vault: db.prepare('SELECT * FROM vaults WHERE user_id = ? AND vault_id = ?'),
-    op: db.prepare('SELECT seq, content_hash FROM vault_ops WHERE vault = ? AND op_id = ?'),
-    entityOps: db.prepare(
-      `SELECT op_id, device_id, op_type, seq FROM vault_ops
-       WHERE vault = ? AND entity_type = ? AND entity_id = ? AND seq > ? ORDER BY seq`,
-    ),
-    answer: db.prepare(
-      `SELECT request_digest, response FROM push_answers
-       WHERE vault = ? AND idempotency_key = ? AND answered_at >= ?`,
-    ),
-  };
-}
-
-// Read once or more per pushed op, so prepared once per database like the writes above.
-const reader = (db: Sqlite) => {
-  let r = readers.get(db);
-  if (!r) {
-    r = prepareReaders(db);
-    readers.set(db, r);
-  }
-  return r;
-};
+// Read once or more per pushed op, so plain SQL prepared once like the writes above.
+const reader = (db: Sqlite) => ({
+  vault: prepared(db, 'SELECT * FROM vaults WHERE user_id = ? AND vault_id = ?'),
+  op: prepared(db, 'SELECT seq, content_hash FROM vault_ops WHERE vault = ? AND op_id = ?'),
+  entityOps: prepared(
+    db,
+    `SELECT op_id, device_id, op_type, seq FROM vault_ops
+     WHERE vault = ? AND entity_type = ? AND entity_id = ? AND seq > ? ORDER BY seq`,
+  ),
+  answer: prepared(
+    db,
+    `SELECT request_digest, response FROM push_answers
+     WHERE vault = ? AND idempotency_key = ? AND answered_at >= ?`,
+  ),
+});
 
 export type VaultRow = Selectable<VaultsTable>;
 
