@@ -11,6 +11,27 @@ const mitt = mittModule as unknown as typeof mittModule.default;
 
 export type Bus = ReturnType<typeof createBus>;
 
-export function createBus() {
-  return mitt<BusEvents>();
+/**
+ * Listeners react after the commit; one that throws must neither stop the others nor make
+ * the command that committed look failed, so each runs on its own and its error becomes a
+ * process warning.
+ */
+export function createBus(onListenerError: (err: unknown) => void = reportListenerError) {
+  const bus = mitt<BusEvents>();
+  return {
+    ...bus,
+    emit<K extends keyof BusEvents>(type: K, payload: BusEvents[K]): void {
+      for (const listener of [...(bus.all.get(type) ?? [])]) {
+        try {
+          (listener as (event: BusEvents[K]) => void)(payload);
+        } catch (err) {
+          onListenerError(err);
+        }
+      }
+    },
+  };
+}
+
+function reportListenerError(err: unknown): void {
+  process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'BusListenerError');
 }

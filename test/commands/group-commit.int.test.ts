@@ -37,14 +37,24 @@ it('commits queued commands together, each refused one alone', async () => {
   const announced: RecordedEvent[][] = [];
   runtime.bus.on('committed', (events) => announced.push([...events]));
   const meta = { actor: 'test' };
-  const first = runtime.enqueue({ stream: userStream('u1'), decider: userDecider, meta, command: register('u1', 'ann') });
+  const first = runtime.enqueue({
+    stream: userStream('u1'),
+    decider: userDecider,
+    meta,
+    command: register('u1', 'ann'),
+  });
   const refused = runtime.enqueue({
     stream: userStream('u2'),
     decider: userDecider,
     meta,
     command: { type: 'BlockUser', data: { userId: 'u2', liveSessions: [] } },
   });
-  const third = runtime.enqueue({ stream: userStream('u3'), decider: userDecider, meta, command: register('u3', 'bob') });
+  const third = runtime.enqueue({
+    stream: userStream('u3'),
+    decider: userDecider,
+    meta,
+    command: register('u3', 'bob'),
+  });
   await expect(refused).rejects.toMatchObject({ code: 'not_found' });
   const [a, c] = await Promise.all([first, third]);
   expect(a.map((e) => e.seq)).toEqual([1]);
@@ -60,9 +70,32 @@ it('refuses every queued command when the commit itself fails', async () => {
   runtime.db.pragma(`max_page_count = ${pages}`);
   const meta = { actor: 'test' };
   const jobs = ['a', 'b'].map((name) =>
-    runtime.enqueue({ stream: userStream(name), decider: userDecider, meta, command: register(name, 'x'.repeat(3000) + name) }),
+    runtime.enqueue({
+      stream: userStream(name),
+      decider: userDecider,
+      meta,
+      command: register(name, 'x'.repeat(3000) + name),
+    }),
   );
   const results = await Promise.allSettled(jobs);
   expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   expect(runtime.store.head()).toBe(0);
+});
+
+it('keeps a command successful when a bus listener throws after its commit', async () => {
+  const seen: number[] = [];
+  runtime.bus.on('committed', () => {
+    throw new Error('listener bug');
+  });
+  runtime.bus.on('committed', (events) => seen.push(...events.map((e) => e.seq)));
+  const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+  const events = runtime.handle({
+    stream: userStream('u9'),
+    decider: userDecider,
+    meta: { actor: 'test' },
+    command: register('u9', 'zed'),
+  });
+  expect(events.map((e) => e.seq)).toEqual([1]);
+  expect(seen).toEqual([1]);
+  expect((await warned).message).toBe('listener bug');
 });
