@@ -57,7 +57,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, reply, payload) => {
     if (typeof payload !== 'string' || payload.endsWith('\n')) return payload;
     const type = reply.getHeader('content-type');
-    return typeof type === 'string' && type.startsWith('application/json') ? `${payload}\n` : payload;
+    return typeof type === 'string' && type.startsWith('application/json')
+      ? `${payload}\n`
+      : payload;
   });
   await app.register(securityHeaders);
   await app.register(errorHandling);

@@ -1,5 +1,7 @@
+import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
+import type { EventMeta } from '../log/index.js';
 
 /**
  * Shape errors in a JSON body (a string where a number belongs, a non-object) are
@@ -17,3 +19,10 @@ export function parseJsonBody<S extends z.ZodType>(schema: S, body: unknown): z.
 /** RFC 3339 UTC with second precision, as the desktop expects. */
 export const wireTime = (iso: string | null | undefined): string =>
   iso ? iso.replace(/\.\d+Z$/, 'Z') : '';
+
+/** Who asked, for the event's meta: the actor, the client IP and the request id. */
+export const requestMeta = (request: FastifyRequest, actor: string): EventMeta => ({
+  actor,
+  ip: request.ip,
+  requestId: request.id,
+});

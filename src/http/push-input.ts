@@ -115,7 +115,11 @@ export function validatePush(body: unknown, limits: Limits): PushInput {
   const ops = body.ops ?? [];
   if (!Array.isArray(ops)) throw fail(400, 'invalid_json', 'ops must be an array');
   if (ops.length > limits.max_push_operations) {
-    throw fail(413, 'too_many_operations', `at most ${limits.max_push_operations} operations per push`);
+    throw fail(
+      413,
+      'too_many_operations',
+      `at most ${limits.max_push_operations} operations per push`,
+    );
   }
   return { idempotencyKey, ops: ops.map((op, i) => validateOp(op, i, limits)) };
 }

@@ -50,7 +50,11 @@ const toPattern = (url: string) =>
     `^${url
       .split('/')
       .map((part) =>
-        part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        part.startsWith(':')
+          ? '[^/]+'
+          : part === '*'
+            ? '.*'
+            : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
       )
       .join('/')}$`,
   );
@@ -94,7 +98,8 @@ export const errorHandling = fp(
     app.setErrorHandler((err: FastifyError | AppError, request: FastifyRequest, reply) => {
       if (err instanceof AppError) {
         // RELIABILITY.md §2.3: every lockout is logged (the route and IP come with the request).
-        if (err.status === 429) request.log.warn({ reqId: request.id, ip: request.ip }, 'rate limit exceeded');
+        if (err.status === 429)
+          request.log.warn({ reqId: request.id, ip: request.ip }, 'rate limit exceeded');
         reply.headers(err.headers);
         return sendError(reply, err.status, err.code, err.message);
       }
@@ -105,7 +110,9 @@ export const errorHandling = fp(
         const code = known.status === 413 && routeCode ? routeCode : known.code;
         return sendError(reply, known.status, code, known.message);
       }
-      const storage = STORAGE_ERRORS.find((e) => typeof err.code === 'string' && e.match.test(err.code));
+      const storage = STORAGE_ERRORS.find(
+        (e) => typeof err.code === 'string' && e.match.test(err.code),
+      );
       if (storage) {
         request.log.error({ err, reqId: request.id }, 'storage failure');
         reply.header('retry-after', '5');
@@ -113,7 +120,12 @@ export const errorHandling = fp(
       }
       const status = err.statusCode ?? 500;
       if (status >= 400 && status < 500) {
-        return sendError(reply, status, defaultCode(status), status === 400 ? 'bad request' : err.message);
+        return sendError(
+          reply,
+          status,
+          defaultCode(status),
+          status === 400 ? 'bad request' : err.message,
+        );
       }
       request.log.error({ err, reqId: request.id }, 'request failed');
       return sendError(reply, 500, 'internal_error', 'internal error');

@@ -3,11 +3,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody } from '../body.js';
+import { parseJsonBody, requestMeta } from '../body.js';
 import { readCookie, sameOrigin, serializeCookie } from '../cookies.js';
 import { requestLocale, type Locale } from '../locale.js';
 import { confirmFormPage, messagePage, type PageText } from '../pages.js';
-import { requestMeta } from './client.js';
 
 export type ConfirmRouteDeps = Pick<Runtime, 'accounts' | 'config' | 'configuredPublicUrl' | 'ids'>;
 

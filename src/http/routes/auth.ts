@@ -3,11 +3,10 @@ import { z } from 'zod';
 import { EmailSchema, PasswordSchema, parseOrThrow } from '../../commands/user-service.js';
 import { badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody } from '../body.js';
+import { parseJsonBody, requestMeta } from '../body.js';
 import { requestLocale } from '../locale.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { confirmRoutes } from './auth-confirm.js';
-import { requestMeta } from './client.js';
 
 export type AuthRouteDeps = Pick<
   Runtime,

@@ -4,7 +4,7 @@ import { BlobTooLargeError } from '../../blobs/blob-store.js';
 import type { BlobScope, BlobService } from '../../commands/blob-service.js';
 import { AppError } from '../../errors.js';
 import { blobTooLarge, guardUpload } from '../upload-connection.js';
-import { requestMeta } from './client.js';
+import { requestMeta } from '../body.js';
 
 type Part = MultipartFile | MultipartValue;
 
@@ -29,9 +29,11 @@ function receivingError(err: unknown): unknown {
   return invalidMultipart('malformed multipart body');
 }
 
-const rethrow = (map: (err: unknown) => unknown) => (err: unknown): never => {
-  throw map(err);
-};
+const rethrow =
+  (map: (err: unknown) => unknown) =>
+  (err: unknown): never => {
+    throw map(err);
+  };
 
 /** CONTRACT.md §4.8: exactly one part, form name `file`, with a filename. */
 function acceptedFile(part: IteratorResult<Part>): MultipartFile {

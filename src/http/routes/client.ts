@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError, badRequest } from '../../errors.js';
-import type { EventMeta } from '../../log/index.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody, wireTime } from '../body.js';
+import { parseJsonBody, requestMeta, wireTime } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import type { RateLimiter } from '../rate-limit.js';
 
@@ -23,12 +22,6 @@ const PairBody = z.object({
 const AuthTestBody = z.object({ username: str, password: str });
 const RevokeDeviceBody = z.object({ device_id: str, password: str });
 const RegisterDeviceBody = z.object({ name: str, username: str, password: str, vault_id: str });
-
-export const requestMeta = (request: FastifyRequest, actor: string): EventMeta => ({
-  actor,
-  ip: request.ip,
-  requestId: request.id,
-});
 
 /** CONTRACT.md §4.1–4.5 and §4.10: pairing and the device's own identity. */
 export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) {
@@ -115,7 +108,12 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       if (!(await devices.passwordMatches(device.userId, body.password))) {
         throw new AppError(403, 'forbidden', 'wrong password');
       }
-      devices.revoke(body.device_id, device.userId, 'user', requestMeta(request, `device:${device.deviceId}`));
+      devices.revoke(
+        body.device_id,
+        device.userId,
+        'user',
+        requestMeta(request, `device:${device.deviceId}`),
+      );
       return { status: 'revoked' };
     });
 
@@ -129,7 +127,12 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       });
       ignoringBody.post('/api/client/revoke-current', async (request) => {
         const device = request.device!;
-        devices.revoke(device.deviceId, device.userId, 'self', requestMeta(request, `device:${device.deviceId}`));
+        devices.revoke(
+          device.deviceId,
+          device.userId,
+          'self',
+          requestMeta(request, `device:${device.deviceId}`),
+        );
         return { status: 'revoked' };
       });
     });

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock.js';
 import { readSchemaVersion, type Sqlite } from '../../log/index.js';
 import type { BuildInfo } from '../../version.js';
+import { wireTime } from '../body.js';
 
 export interface HealthDeps {
   readonly db: Sqlite;
@@ -14,7 +15,7 @@ export interface HealthDeps {
   readonly startedAt: number;
 }
 
-const serverTime = (clock: Clock) => clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const serverTime = (clock: Clock) => wireTime(clock.now().toISOString());
 
 function probeDatabase(db: Sqlite): { ok: boolean; schemaVersion: number } {
   try {

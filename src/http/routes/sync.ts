@@ -2,10 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody } from '../body.js';
+import { parseJsonBody, requestMeta } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import { validatePush } from '../push-input.js';
-import { requestMeta } from './client.js';
 
 export type SyncRouteDeps = Pick<Runtime, 'db' | 'activity' | 'clock' | 'config' | 'sync'>;
 

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { AppError, badRequest } from '../../errors.js';
 import { listDevicesOfUser } from '../../projections/devices.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody, wireTime } from '../body.js';
+import { parseJsonBody, requestMeta, wireTime } from '../body.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { createSessionAuthenticator } from '../session-auth.js';
-import { requestMeta } from './client.js';
 
 export type UserRouteDeps = Pick<
   Runtime,
