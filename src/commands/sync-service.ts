@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { createFeedReader, type EventMeta, type EventStore, type Sqlite } from '../log/index.js';
 import {
-  entityOpsAfter,
   findPushAnswer,
+  entityHeadSeq,
   findVault,
-  findVaultOp,
-  opContentHash,
+  findVaultOpSeq,
+  vaultOpsAfter,
 } from '../projections/vaults.js';
 import type { CommandHandler } from './handle.js';
 import {
@@ -16,6 +16,8 @@ import {
   planPush,
   vaultDecider,
   vaultStream,
+  type OpContent,
+  type PushedOp,
   type PushOpInput,
   type PushOperations,
   type PushState,
@@ -34,14 +36,81 @@ export interface PushRequest {
 }
 
 /** Size of a blob referenced in the scope, or undefined when the scope has no such blob. */
-export type BlobLookup = (db: Sqlite, userId: string, vaultId: string, sha256: string) =>
-  | { size: number }
-  | undefined;
+export type BlobLookup = (
+  db: Sqlite,
+  userId: string,
+  vaultId: string,
+  sha256: string,
+) => { size: number } | undefined;
 
 export const DEFAULT_PULL_PAGE = 100;
+
+/**
+ * What an idempotency key is bound to: a retry may resend the same ops only. Taken only for
+ * pushes that carry a key (the desktop sends none); the formula is the one stored answers
+ * were recorded with.
+ */
+function requestDigestOf(ops: readonly PushedOp[]): string {
+  const contentHash = (op: PushedOp) =>
+    hash(
+      'sha256',
+      JSON.stringify([op.entity_type, op.entity_id, op.op_type, op.payload_json]),
+      'base64url',
+    );
+  return hash(
+    'sha256',
+    JSON.stringify(
+      ops.map((op) => [
+        op.op_id,
+        contentHash(op),
+        op.created_at,
+        op.client_sequence,
+        op.last_seen_server_seq,
+      ]),
+    ),
+    'base64url',
+  );
+}
 const HOUR = 3_600_000;
 
-function loadPushState(db: Sqlite, command: PushOperations, notBefore: string): PushState {
+type Feed = ReturnType<typeof createFeedReader>;
+
+/**
+ * CONTRACT.md §5.4 candidates for the batch: stored ops on its entities after each op's
+ * last_seen. Entities whose last op is not after last_seen (the desktop pulls before it
+ * pushes, so nearly all) cost one lookup; the others share one walk of the vault's ops
+ * after the smallest such last_seen.
+ */
+function loadEntityOps(db: Sqlite, stream: string, vault: number, ops: readonly PushedOp[]) {
+  const entityOps = new Map<string, StoredOpOnEntity[]>();
+  const changed = new Map<string, PushedOp[]>();
+  let from = Infinity;
+  for (const op of ops) {
+    if (op.last_seen_server_seq <= 0) continue;
+    const key = conflictKey(op);
+    if (entityOps.has(key)) continue;
+    entityOps.set(key, []);
+    if (entityHeadSeq(db, vault, op.entity_type, op.entity_id) <= op.last_seen_server_seq) continue;
+    const entity = JSON.stringify([op.entity_type, op.entity_id]);
+    changed.set(entity, [...(changed.get(entity) ?? []), op]);
+    from = Math.min(from, op.last_seen_server_seq);
+  }
+  if (changed.size === 0) return entityOps;
+  for (const stored of vaultOpsAfter(db, stream, from)) {
+    const interested = changed.get(JSON.stringify([stored.entity_type, stored.entity_id]));
+    for (const op of interested ?? []) {
+      if (stored.seq > op.last_seen_server_seq) entityOps.get(conflictKey(op))!.push(stored);
+    }
+  }
+  return entityOps;
+}
+
+function loadPushState(
+  db: Sqlite,
+  feed: Feed,
+  command: PushOperations,
+  notBefore: string,
+): PushState {
   const { userId, vaultId, idempotencyKey, ops } = command.data;
   const vault = findVault(db, userId, vaultId);
   if (!vault) return { stored: new Map(), entityOps: new Map() };
@@ -55,20 +124,14 @@ function loadPushState(db: Sqlite, command: PushOperations, notBefore: string): 
       answer: { requestDigest: answer.request_digest, response: answer.response },
     };
   }
-  const stored = new Map<string, string>();
-  const entityOps = new Map<string, readonly StoredOpOnEntity[]>();
+  // A stored op_id is a retry or a misuse: rare, so its content is read from the log.
+  const stored = new Map<string, OpContent>();
   for (const op of ops) {
-    const found = findVaultOp(db, vault.id, op.op_id);
-    if (found) stored.set(op.op_id, found.content_hash);
-    const key = conflictKey(op);
-    if (op.last_seen_server_seq > 0 && !entityOps.has(key)) {
-      entityOps.set(
-        key,
-        entityOpsAfter(db, vault.id, op.entity_type, op.entity_id, op.last_seen_server_seq),
-      );
-    }
+    const seq = findVaultOpSeq(db, vault.id, op.op_id);
+    const content = seq === undefined ? undefined : feed.op(seq);
+    if (content) stored.set(op.op_id, content as unknown as OpContent);
   }
-  return { stored, entityOps };
+  return { stored, entityOps: loadEntityOps(db, vaultStream(userId, vaultId), vault.id, ops) };
 }
 
 export type SyncService = ReturnType<typeof createSyncService>;
@@ -89,10 +152,18 @@ export function createSyncService(deps: {
       if (!op.blob) continue;
       const found = deps.findBlob(db, scope.userId, scope.vaultId, op.blob.sha256);
       if (!found) {
-        throw new AppError(400, 'blob_not_owned', `blob ${op.blob.sha256} was not uploaded to this vault`);
+        throw new AppError(
+          400,
+          'blob_not_owned',
+          `blob ${op.blob.sha256} was not uploaded to this vault`,
+        );
       }
       if (found.size !== op.blob.size) {
-        throw new AppError(400, 'invalid_blob_reference', `blob ${op.blob.sha256} has size ${found.size}`);
+        throw new AppError(
+          400,
+          'invalid_blob_reference',
+          `blob ${op.blob.sha256} has size ${found.size}`,
+        );
       }
     }
   };
@@ -101,26 +172,13 @@ export function createSyncService(deps: {
     /** Returns the JSON answer of CONTRACT.md §4.6 (byte-identical on an idempotent retry). */
     async push(scope: SyncScope, request: PushRequest, meta: EventMeta): Promise<string> {
       checkBlobs(scope, request.ops);
-      const ops = request.ops.map((op) => ({ ...op, contentHash: opContentHash(op) }));
       const command: PushOperations = {
         type: 'PushOperations',
         data: {
           ...scope,
           idempotencyKey: request.idempotencyKey,
-          requestDigest: createHash('sha256')
-            .update(
-              JSON.stringify(
-                ops.map((op) => [
-                  op.op_id,
-                  op.contentHash,
-                  op.created_at,
-                  op.client_sequence,
-                  op.last_seen_server_seq,
-                ]),
-              ),
-            )
-            .digest('base64url'),
-          ops,
+          requestDigest: request.idempotencyKey ? requestDigestOf(request.ops) : '',
+          ops: request.ops,
         },
       };
       const notBefore = new Date(
@@ -132,7 +190,7 @@ export function createSyncService(deps: {
         decider: vaultDecider,
         meta,
         command,
-        loadState: (tx) => (state = loadPushState(tx, command, notBefore)),
+        loadState: (tx) => (state = loadPushState(tx, feed, command, notBefore)),
       });
       return state!.answer?.response ?? planPush(command, state!).response;
     },
@@ -146,7 +204,10 @@ export function createSyncService(deps: {
           'since_sequence is beyond the server log; the server was restored or lost data: resync',
         );
       }
-      const size = Math.min(pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit, config.limits.max_pull_page);
+      const size = Math.min(
+        pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit,
+        config.limits.max_pull_page,
+      );
       const rows = feed.page(vaultStream(scope.userId, scope.vaultId), sinceSequence, size + 1);
       const hasMore = rows.length > size;
       if (hasMore) rows.pop();

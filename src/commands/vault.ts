@@ -15,15 +15,22 @@ export interface PushedOp {
   readonly created_at: string;
   readonly client_sequence: number;
   readonly last_seen_server_seq: number;
-  /** opContentHash of the op: what makes a retry "the same op". */
-  readonly contentHash: string;
 }
 
-/** An op as validated at the edge, before its content hash is taken. */
-export type PushOpInput = Omit<PushedOp, 'contentHash'> & {
+/** An op as validated at the edge. */
+export type PushOpInput = PushedOp & {
   /** A `file` op's blob reference, checked against the vault's blobs (CONTRACT.md §5.6). */
   readonly blob?: { readonly sha256: string; readonly size: number };
 };
+
+/** What makes a retry "the same op": it may change only its sequences and created_at. */
+export type OpContent = Pick<PushedOp, 'entity_type' | 'entity_id' | 'op_type' | 'payload_json'>;
+
+export const sameContent = (a: OpContent, b: OpContent) =>
+  a.entity_type === b.entity_type &&
+  a.entity_id === b.entity_id &&
+  a.op_type === b.op_type &&
+  a.payload_json === b.payload_json;
 
 export type PushOperations = {
   type: 'PushOperations';
@@ -49,8 +56,8 @@ export interface StoredOpOnEntity {
  * (a vault's stream grows without bound, so it is never folded).
  */
 export interface PushState {
-  /** Content hashes of the batch's op_ids already stored in this vault. */
-  readonly stored: ReadonlyMap<string, string>;
+  /** The content of the batch's op_ids already stored in this vault. */
+  readonly stored: ReadonlyMap<string, OpContent>;
   /** Stored ops per entity after an op's last_seen_server_seq, keyed by conflictKey(). */
   readonly entityOps: ReadonlyMap<string, readonly StoredOpOnEntity[]>;
   /** A stored answer for the push's idempotency key, within its retention. */
@@ -83,25 +90,36 @@ function conflictsOf(op: PushedOp, deviceId: string, state: PushState): Conflict
     }));
 }
 
+// decide() and the service both need the plan of one (command, state): planned once.
+const plans = new WeakMap<PushState, { command: PushOperations; plan: Plan }>();
+
 /** The events of a push and the exact answer the client gets (stored for idempotent retries). */
 export function planPush(command: PushOperations, state: PushState): Plan {
+  const cached = plans.get(state);
+  if (cached?.command === command) return cached.plan;
+  const plan = planPushNow(command, state);
+  plans.set(state, { command, plan });
+  return plan;
+}
+
+function planPushNow(command: PushOperations, state: PushState): Plan {
   const { userId, vaultId, deviceId, idempotencyKey, requestDigest } = command.data;
   const events: VaultEvent[] = [];
   const accepted: string[] = [];
   const conflicts: Conflict[] = [];
   const rejected: { op_id: string; reason: string }[] = [];
-  const known = new Map(state.stored);
+  const known = new Map<string, OpContent>(state.stored);
   const acknowledged = new Set<string>();
   for (const op of command.data.ops) {
     const prior = known.get(op.op_id);
-    if (prior !== undefined && prior !== op.contentHash) {
+    if (prior !== undefined && !sameContent(prior, op)) {
       rejected.push({ op_id: op.op_id, reason: 'op_id already used for a different operation' });
       continue;
     }
     const opConflicts = conflictsOf(op, deviceId, state);
     conflicts.push(...opConflicts);
     if (prior === undefined) {
-      known.set(op.op_id, op.contentHash);
+      known.set(op.op_id, op);
       events.push({
         type: 'OperationPushed',
         data: {

@@ -31,7 +31,13 @@ export function createFeedReader(db: Sqlite) {
     WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
     ORDER BY seq
     LIMIT ?`);
+  const one = db.prepare(`SELECT data FROM events WHERE seq = ? AND type = 'OperationPushed'`);
   return {
+    /** The op an OperationPushed event stored, in wire form; undefined for any other seq. */
+    op(seq: number): Record<string, unknown> | undefined {
+      const row = one.get(seq) as { data: string } | undefined;
+      return row ? (JSON.parse(row.data) as { op: Record<string, unknown> }).op : undefined;
+    },
     page(stream: string, afterSeq: number, limit: number): FeedRow[] {
       const rows = page.all(stream, afterSeq, limit) as { seq: number; data: string }[];
       return rows.map((r) => ({ seq: r.seq, op: wireOp(r.seq, r.data) }));

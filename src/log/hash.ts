@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function sha256Hex(text: string | Buffer): string {
-  return createHash('sha256').update(text).digest('hex');
+  // One-shot: no Hash object per call on the append path.
+  return hash('sha256', text, 'hex');
 }
 
 export interface ChainedFields {

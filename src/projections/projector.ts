@@ -37,10 +37,6 @@ export function createProjector(
   ) STRICT`);
   for (const p of projections) p.init(db);
 
-  const byType = new Map<string, Projection[]>();
-  for (const p of projections) {
-    for (const t of p.handles) byType.set(t, [...(byType.get(t) ?? []), p]);
-  }
   const advanceAll = db.prepare('UPDATE projection_checkpoints SET position = ?');
   const readCheckpoint = db.prepare(
     'SELECT version, position FROM projection_checkpoints WHERE name = ?',
@@ -50,29 +46,56 @@ export function createProjector(
      ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position`,
   );
 
-  const applyTo = (targets: readonly Projection[], event: RecordedEvent) => {
-    for (const p of targets) p.apply(db, event);
+  const byTypeOf = (targets: readonly Projection[]) => {
+    const map = new Map<string, Projection[]>();
+    for (const p of targets) {
+      for (const t of p.handles) map.set(t, [...(map.get(t) ?? []), p]);
+    }
+    return map;
+  };
+  const byType = byTypeOf(projections);
+
+  /**
+   * Applies events in seq order. A run of consecutive events that only one projection
+   * handles goes to its applyAll when it has one; anything else is applied event by event,
+   * so a projection never sees the log out of order relative to the others.
+   */
+  const applyEvents = (events: Iterable<RecordedEvent>, targetsOf: Map<string, Projection[]>) => {
+    let run: RecordedEvent[] = [];
+    let owner: Projection | undefined;
+    const flushRun = () => {
+      if (owner && run.length > 0) owner.applyAll!(db, run);
+      run = [];
+      owner = undefined;
+    };
+    for (const event of events) {
+      const targets = targetsOf.get(event.type);
+      if (!targets) continue;
+      const only = targets.length === 1 ? targets[0]! : undefined;
+      if (only?.applyAll) {
+        if (owner !== only) flushRun();
+        owner = only;
+        run.push(event);
+        continue;
+      }
+      flushRun();
+      for (const p of targets) p.apply(db, event);
+    }
+    flushRun();
   };
 
   /** Feeds events (fromSeq, head] to `targets`, in batched transactions. */
   const feed = (targets: readonly Projection[], fromSeq: number, onProgress?: Progress) => {
-    const handled = new Set(targets.flatMap((p) => p.handles as readonly string[]));
+    const targetsOf = byTypeOf(targets);
     const head = store.head();
     const total = head - fromSeq;
     let position = fromSeq;
     while (position < head) {
       const count = inWriteTransaction(db, () => {
         const rows: EventRow[] = store.readRows(position, BATCH);
-        for (const row of rows) {
-          if (handled.has(row.type)) {
-            const event = store.decode(row);
-            applyTo(
-              targets.filter((p) => (p.handles as readonly string[]).includes(row.type)),
-              event,
-            );
-          }
-          position = row.seq;
-        }
+        const events = rows.filter((r) => targetsOf.has(r.type)).map((r) => store.decode(r));
+        applyEvents(events, targetsOf);
+        if (rows.length > 0) position = rows[rows.length - 1]!.seq;
         for (const p of targets) writeCheckpoint.run(p.name, p.version, position);
         return rows.length;
       });
@@ -94,10 +117,7 @@ export function createProjector(
     projections,
     apply(events) {
       if (events.length === 0) return;
-      for (const event of events) {
-        const targets = byType.get(event.type);
-        if (targets) applyTo(targets, event);
-      }
+      applyEvents(events, byType);
       advanceAll.run(events[events.length - 1]!.seq);
     },
     catchUp(onProgress) {

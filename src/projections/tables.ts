@@ -4,7 +4,13 @@ import type { EmailTokensTable } from './email-tokens.js';
 import type { SessionsTable } from './sessions.js';
 import type { SettingsTable } from './settings.js';
 import type { UsersTable } from './users.js';
-import type { PushAnswersTable, TombstonesTable, VaultOpsTable, VaultsTable } from './vaults.js';
+import type {
+  EntityHeadsTable,
+  PushAnswersTable,
+  TombstonesTable,
+  VaultOpsTable,
+  VaultsTable,
+} from './vaults.js';
 
 /** Every projection table, for kysely's typing. */
 export interface Database {
@@ -14,6 +20,7 @@ export interface Database {
   devices: DevicesTable;
   vaults: VaultsTable;
   vault_ops: VaultOpsTable;
+  entity_heads: EntityHeadsTable;
   tombstones: TombstonesTable;
   push_answers: PushAnswersTable;
   blobs: BlobsTable;

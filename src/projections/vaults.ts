@@ -1,6 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { Generated, Selectable } from 'kysely';
-import { parseVaultStream, type Sqlite } from '../log/index.js';
+import {
+  parseVaultStream,
+  type EventOfType,
+  type RecordedEvent,
+  type Sqlite,
+} from '../log/index.js';
 import type { Projection } from './projection.js';
 import { all, prepared, qb } from './query.js';
 
@@ -15,16 +19,27 @@ export interface VaultsTable {
   last_activity: string;
 }
 
+/** One row per stored op, keyed by its sequence: inserts land at the end of the table. */
 export interface VaultOpsTable {
+  seq: number;
   vault: number;
   op_id: string;
-  seq: number;
   device_id: string;
   entity_type: string;
   entity_id: string;
   op_type: string;
-  /** Identity of the op's content: a retry may differ only in sequences and created_at. */
-  content_hash: string;
+}
+
+/**
+ * The last op's sequence per entity: a push asks for conflicts only on entities that
+ * changed after its last_seen. One row per entity, not per op, so the pages a group commit
+ * dirties stay few however long the vault's history grows.
+ */
+export interface EntityHeadsTable {
+  vault: number;
+  entity_type: string;
+  entity_id: string;
+  last_seq: number;
 }
 
 export interface TombstonesTable {
@@ -43,17 +58,6 @@ export interface PushAnswersTable {
   answered_at: string;
 }
 
-export function opContentHash(op: {
-  entity_type: string;
-  entity_id: string;
-  op_type: string;
-  payload_json: string;
-}): string {
-  return createHash('sha256')
-    .update(JSON.stringify([op.entity_type, op.entity_id, op.op_type, op.payload_json]))
-    .digest('base64url');
-}
-
 const DDL = `
 CREATE TABLE IF NOT EXISTS vaults (
   id INTEGER PRIMARY KEY,
@@ -66,17 +70,22 @@ CREATE TABLE IF NOT EXISTS vaults (
   UNIQUE (user_id, vault_id)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS vault_ops (
+  seq INTEGER PRIMARY KEY,
   vault INTEGER NOT NULL,
   op_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
   device_id TEXT NOT NULL,
   entity_type TEXT NOT NULL,
   entity_id TEXT NOT NULL,
-  op_type TEXT NOT NULL,
-  content_hash TEXT NOT NULL,
-  PRIMARY KEY (vault, op_id)
+  op_type TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS vault_ops_op_id ON vault_ops (vault, op_id);
+CREATE TABLE IF NOT EXISTS entity_heads (
+  vault INTEGER NOT NULL,
+  entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (vault, entity_type, entity_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS vault_ops_entity ON vault_ops (vault, entity_type, entity_id, seq);
 CREATE TABLE IF NOT EXISTS tombstones (
   vault INTEGER NOT NULL,
   entity_type TEXT NOT NULL,
@@ -106,12 +115,18 @@ const prepare = (db: Sqlite) => ({
   ),
   insertOp: prepared(
     db,
-    `INSERT INTO vault_ops (vault, op_id, seq, device_id, entity_type, entity_id, op_type, content_hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO vault_ops (seq, vault, op_id, device_id, entity_type, entity_id, op_type)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  ),
+  upsertEntityHead: prepared(
+    db,
+    `INSERT INTO entity_heads (vault, entity_type, entity_id, last_seq) VALUES (?, ?, ?, ?)
+     ON CONFLICT (vault, entity_type, entity_id)
+     DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
   ),
   advanceVault: prepared(
     db,
-    `UPDATE vaults SET op_count = op_count + 1, head_seq = ?, last_activity = ?
+    `UPDATE vaults SET op_count = op_count + ?, head_seq = ?, last_activity = ?
      WHERE id = ? AND head_seq < ?`,
   ),
   upsertTombstone: prepared(
@@ -138,56 +153,80 @@ function vaultRow(s: VaultStatements, stream: string, at: string): number {
   return Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid);
 }
 
+type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered'>>;
+
+/**
+ * Events in seq order; a run of one stream's ops shares the vault lookup and the vault's
+ * update. Applying an event again changes nothing (ops are keyed by seq, heads only move
+ * forward, the vault only advances past its head).
+ */
+function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
+  const s = prepare(db);
+  let stream = '';
+  let vault = 0;
+  let added = 0;
+  let last: RecordedEvent | undefined;
+  const advance = () => {
+    if (last && added > 0) s.advanceVault.run(added, last.seq, last.at, vault, last.seq);
+    added = 0;
+  };
+  for (const event of events as readonly VaultEvent[]) {
+    if (event.stream !== stream) {
+      advance();
+      stream = event.stream;
+      vault = vaultRow(s, stream, event.at);
+    }
+    if (event.type === 'PushAnswered') {
+      const d = event.data;
+      s.upsertAnswer.run(vault, d.idempotencyKey, d.requestDigest, d.response, event.at);
+      continue;
+    }
+    const d = event.data.op;
+    const inserted = s.insertOp.run(
+      event.seq,
+      vault,
+      d.op_id,
+      d.device_id,
+      d.entity_type,
+      d.entity_id,
+      d.op_type,
+    ).changes;
+    s.upsertEntityHead.run(vault, d.entity_type, d.entity_id, event.seq);
+    if (d.op_type === 'delete') {
+      s.upsertTombstone.run(vault, d.entity_type, d.entity_id, d.op_id, event.at);
+    }
+    added += inserted;
+    last = event;
+  }
+  advance();
+}
+
 export const vaultsProjection: Projection = {
   name: 'vaults',
-  version: 1,
-  tables: ['vaults', 'vault_ops', 'tombstones', 'push_answers'],
+  version: 2,
+  tables: ['vaults', 'vault_ops', 'entity_heads', 'tombstones', 'push_answers'],
   handles: ['OperationPushed', 'PushAnswered'],
   init(db) {
     db.exec(DDL);
   },
-  apply(db, event) {
-    const s = prepare(db);
-    switch (event.type) {
-      case 'OperationPushed': {
-        const d = event.data.op;
-        const vault = vaultRow(s, event.stream, event.at);
-        s.insertOp.run(
-          vault,
-          d.op_id,
-          event.seq,
-          d.device_id,
-          d.entity_type,
-          d.entity_id,
-          d.op_type,
-          opContentHash(d),
-        );
-        s.advanceVault.run(event.seq, event.at, vault, event.seq);
-        if (d.op_type === 'delete') {
-          s.upsertTombstone.run(vault, d.entity_type, d.entity_id, d.op_id, event.at);
-        }
-        return;
-      }
-      case 'PushAnswered': {
-        const d = event.data;
-        const vault = vaultRow(s, event.stream, event.at);
-        s.upsertAnswer.run(vault, d.idempotencyKey, d.requestDigest, d.response, event.at);
-        return;
-      }
-      default:
-        return;
-    }
-  },
+  apply: (db, event) => applyVaultEvents(db, [event]),
+  applyAll: applyVaultEvents,
 };
 
 // Read once or more per pushed op, so plain SQL prepared once like the writes above.
 const reader = (db: Sqlite) => ({
   vault: prepared(db, 'SELECT * FROM vaults WHERE user_id = ? AND vault_id = ?'),
-  op: prepared(db, 'SELECT seq, content_hash FROM vault_ops WHERE vault = ? AND op_id = ?'),
-  entityOps: prepared(
+  op: prepared(db, 'SELECT seq FROM vault_ops WHERE vault = ? AND op_id = ?'),
+  entityHead: prepared(
     db,
-    `SELECT op_id, device_id, op_type, seq FROM vault_ops
-     WHERE vault = ? AND entity_type = ? AND entity_id = ? AND seq > ? ORDER BY seq`,
+    'SELECT last_seq FROM entity_heads WHERE vault = ? AND entity_type = ? AND entity_id = ?',
+  ),
+  // Through the log's (stream, seq) index: only this vault's ops are visited.
+  opsAfter: prepared(
+    db,
+    `SELECT v.op_id, v.device_id, v.op_type, v.seq, v.entity_type, v.entity_id
+     FROM events e JOIN vault_ops v ON v.seq = e.seq
+     WHERE e.stream = ? AND e.seq > ? ORDER BY e.seq`,
   ),
   answer: prepared(
     db,
@@ -201,28 +240,27 @@ export type VaultRow = Selectable<VaultsTable>;
 export const findVault = (db: Sqlite, userId: string, vaultId: string) =>
   reader(db).vault.get(userId, vaultId) as VaultRow | undefined;
 
-export const findVaultOp = (db: Sqlite, vault: number, opId: string) =>
-  reader(db).op.get(vault, opId) as { seq: number; content_hash: string } | undefined;
+/** The sequence of a stored op, by its op_id in the vault. */
+export const findVaultOpSeq = (db: Sqlite, vault: number, opId: string) =>
+  (reader(db).op.get(vault, opId) as { seq: number } | undefined)?.seq;
 
-/** Stored ops on one entity after a sequence: the candidates for a conflict report. */
-export const entityOpsAfter = (
-  db: Sqlite,
-  vault: number,
-  entityType: string,
-  entityId: string,
-  afterSeq: number,
-) =>
-  reader(db).entityOps.all(vault, entityType, entityId, afterSeq) as {
-    op_id: string;
-    device_id: string;
-    op_type: string;
-    seq: number;
-  }[];
+/** The sequence of the last op on an entity, 0 when it has none. */
+export const entityHeadSeq = (db: Sqlite, vault: number, entityType: string, entityId: string) =>
+  (reader(db).entityHead.get(vault, entityType, entityId) as { last_seq: number } | undefined)
+    ?.last_seq ?? 0;
+
+export type StoredVaultOp = Pick<
+  Selectable<VaultOpsTable>,
+  'op_id' | 'device_id' | 'op_type' | 'seq' | 'entity_type' | 'entity_id'
+>;
+
+/** A vault's stored ops after a sequence, in order: where conflict candidates are looked up. */
+export const vaultOpsAfter = (db: Sqlite, stream: string, afterSeq: number) =>
+  reader(db).opsAfter.iterate(stream, afterSeq) as IterableIterator<StoredVaultOp>;
 
 export const findPushAnswer = (db: Sqlite, vault: number, key: string, notBefore: string) =>
   reader(db).answer.get(vault, key, notBefore) as
-    | { request_digest: string; response: string }
-    | undefined;
+    { request_digest: string; response: string } | undefined;
 
 export const listVaultsOfUser = (db: Sqlite, userId: string) =>
   all(db, qb.selectFrom('vaults').selectAll().where('user_id', '=', userId).orderBy('vault_id'));
