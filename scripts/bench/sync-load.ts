@@ -24,6 +24,9 @@ export interface SyncLoadFigures {
   readonly pull1000OpsPerSec: number;
   readonly pull100P99Ms: number;
   readonly serverRssMiB: number;
+  /** Server CPU per op, in µs: push, then pull in pages of 100. */
+  readonly pushCpuUsPerOp: number;
+  readonly pull100CpuUsPerOp: number;
 }
 
 async function freePort(): Promise<number> {
@@ -34,6 +37,13 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** CPU time (user + system) the process has used, in ms: a figure other load cannot inflate. */
+export function processCpuMs(pid: number): number {
+  // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 export function serverRssMiB(child: ChildProcess): number {
@@ -192,9 +202,13 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
   const server = await startBenchServer(binary, opts.devices + 1);
   try {
     const tokens = server.tokens.slice(0, opts.devices);
+    const pid = server.child.pid!;
+    const cpu0 = processCpuMs(pid);
     const pushed = await pushPhase(server.baseUrl, tokens, opts);
+    const cpu1 = processCpuMs(pid);
     const reader = server.tokens[opts.devices]!;
     const pull100 = await pullPhase(server.baseUrl, reader, 100);
+    const cpu2 = processCpuMs(pid);
     const pull1000 = await pullPhase(server.baseUrl, reader, 1000);
     return {
       pushOpsPerSec: Math.round(pushed.opsPerSec),
@@ -205,6 +219,8 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
       pull1000OpsPerSec: Math.round(pull1000.opsPerSec),
       pull100P99Ms: Number(pull100.p99.toFixed(1)),
       serverRssMiB: serverRssMiB(server.child),
+      pushCpuUsPerOp: Number((((cpu1 - cpu0) * 1000) / pushed.ops).toFixed(1)),
+      pull100CpuUsPerOp: Number((((cpu2 - cpu1) * 1000) / pull100.ops).toFixed(2)),
     };
   } finally {
     await server.stop();

@@ -47,11 +47,25 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       share: '',
     },
     {
+      what: 'server CPU µs per pushed op',
+      ours: load.pushCpuUsPerOp,
+      original: '',
+      ceiling: '',
+      share: '',
+    },
+    {
       what: 'pull ops/s, pages of 100',
       ours: load.pull100OpsPerSec,
       original: ORIGINAL.pull100,
       ceiling: Math.round(ceiling.readOpsPerSec),
       share: load.pull100OpsPerSec / ceiling.readOpsPerSec,
+    },
+    {
+      what: 'server CPU µs per pulled op, pages of 100',
+      ours: load.pull100CpuUsPerOp,
+      original: '',
+      ceiling: '',
+      share: '',
     },
     {
       what: 'pull ops/s, pages of 1000',

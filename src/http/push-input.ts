@@ -38,13 +38,7 @@ function sequence(op: Record<string, unknown>, field: string, where: string): nu
   return v;
 }
 
-function blobOf(payload: string, where: string): PushOpInput['blob'] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    return undefined;
-  }
+function blobOf(parsed: unknown, where: string): PushOpInput['blob'] {
   if (!isObject(parsed)) return undefined;
   if ('dataBase64' in parsed) {
     throw fail(400, 'inline_binary_forbidden', `${where}file content must be uploaded as a blob`);
@@ -78,9 +72,10 @@ function validateOp(raw: unknown, index: number, limits: Limits): PushOpInput {
   if (bytes(payloadJson) > limits.max_payload_json) {
     throw fail(413, 'payload_too_large', `${where}payload_json is too large`);
   }
+  let payload: unknown;
   if (payloadJson !== '') {
     try {
-      JSON.parse(payloadJson);
+      payload = JSON.parse(payloadJson);
     } catch {
       throw fail(400, 'invalid_payload', `${where}payload_json is not valid JSON`);
     }
@@ -96,7 +91,7 @@ function validateOp(raw: unknown, index: number, limits: Limits): PushOpInput {
     last_seen_server_seq: sequence(raw, 'last_seen_server_seq', where),
   };
   if (op.entity_type === 'file' && payloadJson !== '') {
-    const blob = blobOf(payloadJson, where);
+    const blob = blobOf(payload, where);
     if (blob) return { ...op, blob };
   }
   return op;
