@@ -26,10 +26,14 @@ async function run(options: BenchOptions): Promise<SectionResult> {
     await server.stop();
   }
   const rss = blob.serverRssMiB;
+  const cpu = blob.cpuSeconds;
   return {
     name: 'blobs',
     title: 'One blob up and down over HTTP on loopback (the built server as its own process)',
-    notes: ['the client hashes what it sends and what it receives; the download is verified'],
+    notes: [
+      'the client knows the digest before it uploads (as the desktop does), checks the answer, and hashes the download as it arrives',
+      'CPU: user + system seconds of each process during each phase; steadier than MiB/s on a busy machine',
+    ],
     columns: [
       { key: 'what', label: 'measure', format: 'text' },
       { key: 'ours', label: 'ours', format: 'text' },
@@ -45,6 +49,16 @@ async function run(options: BenchOptions): Promise<SectionResult> {
         what: `blob download MiB/s (${blobMiB} MiB)`,
         ours: Math.round(blob.downloadMiBps),
         original: ORIGINAL.download,
+      },
+      {
+        what: 'CPU s, upload: server / client',
+        ours: `${cpu.serverUpload ?? 'n/a'} / ${cpu.clientUpload}`,
+        original: '',
+      },
+      {
+        what: 'CPU s, download: server / client',
+        ours: `${cpu.serverDownload ?? 'n/a'} / ${cpu.clientDownload}`,
+        original: '',
       },
       {
         what: 'server RSS MiB (before / peak / after)',
