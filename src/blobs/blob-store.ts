@@ -3,11 +3,12 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { BlobSource } from './digest-check.js';
 import { createStagingWriter } from './staging-writer.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = 'blob-';
-// Downloads read in larger slices than the 64 KiB default: fewer reads, bounded memory.
+// Range reads come in larger slices than the 64 KiB default: fewer reads, bounded memory.
 const READ_CHUNK = 256 * 1024;
 
 /** A staged upload: complete, fsynced, hashed, not yet at its content address. */
@@ -17,11 +18,12 @@ export interface TempBlob {
   readonly size: number;
 }
 
-/** An open stored blob; `read` streams a byte range and closes the blob when done. */
-export interface OpenBlob {
-  readonly size: number;
+/**
+ * An open stored blob: `read` streams a byte range and closes the blob when done;
+ * `readAt` reads into a caller's buffer (the caller closes the blob).
+ */
+export interface OpenBlob extends BlobSource {
   read(range?: { start: number; end: number }): Readable;
-  close(): Promise<void>;
 }
 
 export type CommitOutcome = 'created' | 'existing' | 'replaced';
@@ -171,6 +173,8 @@ export function createFileBlobStore(dataDir: string): BlobStore {
         size,
         read: (range) =>
           handle.createReadStream({ ...range, highWaterMark: READ_CHUNK, autoClose: true }),
+        readAt: async (buffer, position) =>
+          (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
         close: () => handle.close(),
       };
     },
