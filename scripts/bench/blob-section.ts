@@ -46,6 +46,11 @@ async function run(options: BenchOptions): Promise<SectionResult> {
         original: ORIGINAL.upload,
       },
       {
+        what: 'upload: ms from the last byte sent to the answer',
+        ours: blob.uploadTailMs,
+        original: '',
+      },
+      {
         what: `blob download MiB/s (${blobMiB} MiB)`,
         ours: Math.round(blob.downloadMiBps),
         original: ORIGINAL.download,

@@ -12,6 +12,8 @@ export interface BlobBenchResult {
   readonly sha256: string;
   readonly uploadSeconds: number;
   readonly uploadMiBps: number;
+  /** From the last byte sent to the answer: staging fsync, placing the file, recording it. */
+  readonly uploadTailMs: number;
   readonly downloadSeconds: number;
   readonly downloadMiBps: number;
   /** The server answered the upload's digest and size, and the download hashed to it. */
@@ -76,7 +78,7 @@ function upload(
   token: string,
   sizeMiB: number,
   body: ReturnType<typeof content>,
-): Promise<{ sha256: string; size: number }> {
+): Promise<{ sha256: string; size: number; sentAt: number }> {
   const head = Buffer.from(
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench.bin"\r\n` +
       'Content-Type: application/octet-stream\r\n\r\n',
@@ -91,14 +93,16 @@ function upload(
         'content-length': String(head.length + sizeMiB * MiB + tail.length),
       },
     });
+    let sentAt = 0;
     req.on('error', reject);
+    req.on('finish', () => (sentAt = performance.now()));
     req.on('response', (res) => {
       let answer = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (answer += chunk));
       res.on('end', () =>
         res.statusCode === 200
-          ? resolve(JSON.parse(answer) as { sha256: string; size: number })
+          ? resolve({ ...(JSON.parse(answer) as { sha256: string; size: number }), sentAt })
           : reject(new Error(`upload answered ${res.statusCode}: ${answer}`)),
       );
     });
@@ -158,6 +162,7 @@ export async function runBlobBench(
       sha256: body.sha256,
       uploadSeconds: seconds(t1 - t0),
       uploadMiBps: rate(t1 - t0),
+      uploadTailMs: Math.round(t1 - answer.sentAt),
       downloadSeconds: seconds(t2 - t1),
       downloadMiBps: rate(t2 - t1),
       verified:
