@@ -124,6 +124,24 @@ function upload(
 }
 
 /**
+ * Waits (up to `maxMs`) until neither this process nor the server is still busy with
+ * start-up work (the fixture's hashing and SQLite, lazy compilation, garbage collection):
+ * that work would otherwise land inside the first timed transfer.
+ */
+async function settle(serverPid: number | undefined, maxMs = 3000): Promise<void> {
+  const windowMs = 100;
+  const busy = (cpuSeconds: number) => cpuSeconds > (windowMs / 1000) * 0.1;
+  const deadline = performance.now() + maxMs;
+  while (performance.now() < deadline) {
+    const before = [ownCpuSeconds(), serverPid ? cpuSeconds(serverPid) : 0] as const;
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const client = ownCpuSeconds() - before[0];
+    const server = serverPid ? cpuSeconds(serverPid) - before[1] : 0;
+    if (!busy(client) && !busy(server)) return;
+  }
+}
+
+/**
  * Uploads and downloads one blob of `sizeMiB` MiB against a running server with a paired
  * device's token, and reports throughput, the CPU each side spent, and, given the server's
  * pid, its resident memory and CPU. The download is hashed as it arrives and verified.
@@ -143,6 +161,7 @@ export async function runBlobBench(
     ? setInterval(() => (peak = Math.max(peak, rssMiB(serverPid))), 50)
     : undefined;
   const serverCpu = () => (serverPid ? cpuSeconds(serverPid) : 0);
+  await settle(serverPid);
   try {
     const cpu0 = [ownCpuSeconds(), serverCpu()] as const;
     const t0 = performance.now();
