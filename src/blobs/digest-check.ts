@@ -50,20 +50,23 @@ export function createVerifiedBody(
   const lent: { buffer: Buffer; end: number }[] = [];
   const spare: Buffer[] = [];
 
-  const bufferFor = (body: Readable): Buffer => {
+  /** A buffer to read the next slice into, and whether to keep track of it for reuse. */
+  const bufferFor = (body: Readable): { buffer: Buffer; tracked: boolean } => {
     const unflushed = unflushedBytes?.();
-    if (unflushed !== undefined) {
-      // Bytes the stream still buffers, or the destination has not written, are in use.
-      const released = position - body.readableLength - unflushed;
-      while (lent.length > 0 && lent[0]!.end <= released) spare.push(lent.shift()!.buffer);
+    if (unflushed === undefined) {
+      lent.length = 0;
+      return { buffer: Buffer.allocUnsafeSlow(chunkBytes), tracked: false };
     }
-    return spare.pop() ?? Buffer.allocUnsafeSlow(chunkBytes);
+    // Bytes the stream still buffers, or the destination has not written, are in use.
+    const released = position - body.readableLength - unflushed;
+    while (lent.length > 0 && lent[0]!.end <= released) spare.push(lent.shift()!.buffer);
+    return { buffer: spare.pop() ?? Buffer.allocUnsafeSlow(chunkBytes), tracked: true };
   };
 
   return new Readable({
     highWaterMark: 2 * chunkBytes,
     read() {
-      const buffer = bufferFor(this);
+      const { buffer, tracked } = bufferFor(this);
       const wanted = Math.min(chunkBytes, source.size - position);
       source.readAt(buffer.subarray(0, wanted), position).then(
         (count) => {
@@ -74,7 +77,7 @@ export function createVerifiedBody(
           const chunk = buffer.subarray(0, count);
           hash.update(chunk);
           position += count;
-          if (unflushedBytes) lent.push({ buffer, end: position });
+          if (tracked) lent.push({ buffer, end: position });
           if (position < source.size) {
             this.push(chunk);
             return;

@@ -232,6 +232,23 @@ describe('streaming', () => {
     expect(received).toEqual({ status: 200, size: 8 * MiB, sha256: sent.sha256 });
   });
 
+  it('keeps memory flat downloading through a stream a hook put in between (no slice kept for reuse)', async () => {
+    const { w, port } = await listening({
+      extend: (app) =>
+        app.addHook('onSend', async (_request, _reply, payload) =>
+          payload instanceof Readable ? payload.pipe(new PassThrough()) : payload,
+        ),
+    });
+    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(MiB), blocks: 384 });
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const baseline = process.memoryUsage().rss;
+    const received = await streamDownload(port, w.alice.token, sent.sha256);
+    clearInterval(sampler);
+    expect(received).toMatchObject({ status: 200, size: 384 * MiB, sha256: sent.sha256 });
+    expect(peak - baseline).toBeLessThan(160 * MiB);
+  }, 120_000);
+
   it('runs the blob benchmark', async () => {
     const { w, port } = await listening();
     const result = await runBlobBench(`http://127.0.0.1:${port}`, w.alice.token, 8, { serverPid: process.pid });
