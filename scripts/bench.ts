@@ -8,12 +8,13 @@ import { openDatabase } from '../src/log/index.js';
 import { fileSystemOf, fsyncLatencyMs } from './bench/fixture.js';
 import { logSection } from './bench/log-append.js';
 import { parseBenchArgs, USAGE } from './bench/options.js';
+import { blobSection } from './bench/blob-section.js';
 import { replaySection } from './bench/replay.js';
 import { describeMachine, renderMachine, renderTable } from './bench/report.js';
 import { say, type Section, type SectionResult } from './bench/section.js';
 import { syncSection } from './bench/sync.js';
 
-const SECTIONS: readonly Section[] = [logSection, replaySection, syncSection];
+const SECTIONS: readonly Section[] = [logSection, replaySection, syncSection, blobSection];
 
 function sqliteVersion(): string {
   const db = openDatabase(':memory:');

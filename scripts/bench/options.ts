@@ -27,6 +27,7 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       'max-events': { type: 'string' },
       'window-ms': { type: 'string' },
       'events-per-stream': { type: 'string' },
+      'blob-mib': { type: 'string' },
     },
   });
   const positive = (name: string, value: string | undefined) => {
@@ -47,11 +48,12 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
     ),
     windowMs: positive('window-ms', values['window-ms']) ?? (quick ? 500 : 3000),
     eventsPerStream: positive('events-per-stream', values['events-per-stream']) ?? 1,
+    blobMiB: positive('blob-mib', values['blob-mib']),
   };
 }
 
 export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS]
-                        [--events-per-stream K] [--json]
+                        [--events-per-stream K] [--blob-mib N] [--json]
 
 Runs on a temporary data directory under the system temp dir (deleted afterwards).
 Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
@@ -60,5 +62,6 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
 --events-per-stream K
                  append K events to a stream before opening the next (default 1: each
                  registration in its own user/<id> stream; 1000 stands in for a vault)
+--blob-mib N     size of the blob in the blobs and sync sections (default 100, --quick 16)
 --json           print the results as JSON on stdout (progress stays on stderr)
 `;

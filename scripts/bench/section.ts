@@ -8,6 +8,8 @@ export interface BenchOptions {
   readonly windowMs: number;
   /** Events appended to one stream before the next is opened (1: a stream per event). */
   readonly eventsPerStream: number;
+  /** Size of the benchmarked blob; undefined: the section's default. */
+  readonly blobMiB?: number;
 }
 
 export type Cell = string | number;

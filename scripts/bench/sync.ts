@@ -19,7 +19,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
     payloadBytes: 200,
     pushSeconds: seconds,
   });
-  const blobMiB = options.quick ? 16 : 100;
+  const blobMiB = options.blobMiB ?? (options.quick ? 16 : 100);
   say(`sync: a ${blobMiB} MiB blob up and down`);
   const server = await startBenchServer(BINARY, 1);
   let blob;

@@ -3,11 +3,12 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { BlobSource } from './digest-check.js';
+import { createStagingWriter } from './staging-writer.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = 'blob-';
-const WRITE_BATCH = 1024 * 1024;
-// Downloads read in larger slices than the 64 KiB default: fewer reads, bounded memory.
+// Range reads come in larger slices than the 64 KiB default: fewer reads, bounded memory.
 const READ_CHUNK = 256 * 1024;
 
 /** A staged upload: complete, fsynced, hashed, not yet at its content address. */
@@ -17,11 +18,12 @@ export interface TempBlob {
   readonly size: number;
 }
 
-/** An open stored blob; `read` streams a byte range and closes the blob when done. */
-export interface OpenBlob {
-  readonly size: number;
+/**
+ * An open stored blob: `read` streams a byte range and closes the blob when done;
+ * `readAt` reads into a caller's buffer (the caller closes the blob).
+ */
+export interface OpenBlob extends BlobSource {
   read(range?: { start: number; end: number }): Readable;
-  close(): Promise<void>;
 }
 
 export type CommitOutcome = 'created' | 'existing' | 'replaced';
@@ -83,14 +85,6 @@ async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-async function writeAll(handle: FileHandle, chunks: Buffer[]): Promise<void> {
-  let pending = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.write(pending);
-    pending = pending.subarray(bytesWritten);
-  }
-}
-
 /**
  * Files at `<data>/blobs/ab/cd/<sha256>`, staged in `<data>/tmp` on the same filesystem.
  * Opening the store removes staged uploads left behind by a crash.
@@ -121,28 +115,21 @@ export function createFileBlobStore(dataDir: string): BlobStore {
       const tempPath = join(tempDir, name);
       const handle = await open(tempPath, 'wx', 0o600);
       const hash = createHash('sha256');
+      const writer = createStagingWriter(handle);
       let size = 0;
-      // Socket-sized chunks are gathered into larger writes: fewer trips to the thread pool.
-      let batch: Buffer[] = [];
-      let batched = 0;
       try {
         for await (const chunk of source as AsyncIterable<Buffer>) {
           size += chunk.length;
           if (size > maxBytes) throw new BlobTooLargeError(maxBytes);
           hash.update(chunk);
-          batch.push(chunk);
-          batched += chunk.length;
-          if (batched >= WRITE_BATCH) {
-            await writeAll(handle, batch);
-            batch = [];
-            batched = 0;
-          }
+          const slowDown = writer.add(chunk);
+          if (slowDown) await slowDown;
         }
-        if (batched > 0) await writeAll(handle, batch);
-        await handle.sync();
+        await writer.finish();
         await handle.close();
       } catch (err) {
         source.destroy();
+        await writer.settle();
         await handle.close().catch(() => undefined);
         await rm(tempPath, { force: true });
         throw err;
@@ -186,6 +173,8 @@ export function createFileBlobStore(dataDir: string): BlobStore {
         size,
         read: (range) =>
           handle.createReadStream({ ...range, highWaterMark: READ_CHUNK, autoClose: true }),
+        readAt: async (buffer, position) =>
+          (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
         close: () => handle.close(),
       };
     },

@@ -154,3 +154,26 @@ export function streamDownload(port: number, token: string, sha: string) {
     },
   );
 }
+
+/** A download read slowly, a pause after every chunk: the server's socket stays full. */
+export function slowDownload(port: number, token: string, sha: string) {
+  return new Promise<{ status: number; size: number; sha256: string }>((resolve, reject) => {
+    const hash = createHash('sha256');
+    let size = 0;
+    const req = request(
+      { host: '127.0.0.1', port, path: `/api/v1/blobs/${sha}`, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          hash.update(chunk);
+          res.pause();
+          setTimeout(() => res.resume(), 1);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, size, sha256: hash.digest('hex') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}

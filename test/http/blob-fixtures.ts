@@ -31,6 +31,8 @@ export interface BlobWorld {
 export interface WorldOptions {
   readonly limits?: Partial<Config['limits']>;
   readonly timeouts?: Partial<Config['timeouts']>;
+  /** Runs on the app before it is ready, e.g. to add a hook. */
+  readonly extend?: (app: FastifyInstance) => void;
 }
 
 export const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -45,6 +47,7 @@ export async function openBlobWorld(options: WorldOptions = {}): Promise<BlobWor
   };
   const runtime = openRuntime({ dataDir, config });
   const app = await buildApp({ ...runtime, logger: false });
+  options.extend?.(app);
   for (const username of ['alice', 'bob']) {
     await runtime.users.register(
       { username, email: `${username}@example.org`, password: PASSWORD, confirmed: true },

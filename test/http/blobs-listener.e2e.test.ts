@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runBlobBench } from '../../scripts/bench/blobs.js';
-import { streamDownload, streamUpload, writeAllThenRead } from './blob-client.js';
+import { slowDownload, streamDownload, streamUpload, writeAllThenRead } from './blob-client.js';
 import {
   blobPath,
   logHead,
@@ -190,13 +191,63 @@ describe('streaming', () => {
 
   it('fails a download whose stored bytes no longer match their digest', async () => {
     const { w, port } = await listening();
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(256 * KiB), blocks: 4 });
-    writeFileSync(blobPath(w, sent.sha256), randomBytes(MiB));
+    // Several read slices: the first ones are on their way before the digest is known.
+    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(MiB), blocks: 4 });
+    writeFileSync(blobPath(w, sent.sha256), randomBytes(4 * MiB));
     const received = await streamDownload(port, w.alice.token, sent.sha256);
     expect(received.status).toBe(200);
-    expect(received.size).toBeLessThan(MiB);
+    expect(received.size).toBeGreaterThan(0);
+    expect(received.size).toBeLessThan(4 * MiB);
     expect(received.sha256).not.toBe(sent.sha256);
   });
+
+  it('answers 500 for a damaged blob that fits in one read slice, sending none of it', async () => {
+    const { w, port } = await listening();
+    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(256 * KiB), blocks: 1 });
+    writeFileSync(blobPath(w, sent.sha256), randomBytes(256 * KiB));
+    const received = await streamDownload(port, w.alice.token, sent.sha256);
+    expect(received.status).toBe(500);
+    expect(received.size).toBeLessThan(256 * KiB);
+  });
+
+  it('sends intact bytes to a client that reads slowly (slices are reused once written)', async () => {
+    const { w, port } = await listening();
+    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(8 * MiB), blocks: 1 });
+    const received = await slowDownload(port, w.alice.token, sent.sha256);
+    expect(received).toEqual({ status: 200, size: 8 * MiB, sha256: sent.sha256 });
+  });
+
+  it('sends intact bytes when a hook puts a stream between the body and the response', async () => {
+    // Read slices are reused once the socket has written them; a stream in between holds
+    // slices the response knows nothing about, so nothing may be reused behind its back.
+    const { w, port } = await listening({
+      extend: (app) =>
+        app.addHook('onSend', async (_request, _reply, payload) =>
+          payload instanceof Readable ? payload.pipe(new PassThrough({ highWaterMark: 4 * MiB })) : payload,
+        ),
+    });
+    // Every slice differs, so a slice read over another one still on its way shows.
+    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(8 * MiB), blocks: 1 });
+    const received = await slowDownload(port, w.alice.token, sent.sha256);
+    expect(received).toEqual({ status: 200, size: 8 * MiB, sha256: sent.sha256 });
+  });
+
+  it('keeps memory flat downloading through a stream a hook put in between (no slice kept for reuse)', async () => {
+    const { w, port } = await listening({
+      extend: (app) =>
+        app.addHook('onSend', async (_request, _reply, payload) =>
+          payload instanceof Readable ? payload.pipe(new PassThrough()) : payload,
+        ),
+    });
+    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(MiB), blocks: 384 });
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const baseline = process.memoryUsage().rss;
+    const received = await streamDownload(port, w.alice.token, sent.sha256);
+    clearInterval(sampler);
+    expect(received).toMatchObject({ status: 200, size: 384 * MiB, sha256: sent.sha256 });
+    expect(peak - baseline).toBeLessThan(160 * MiB);
+  }, 120_000);
 
   it('runs the blob benchmark', async () => {
     const { w, port } = await listening();

@@ -1,9 +1,9 @@
 import { Socket } from 'node:net';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSha256, type OpenBlob } from '../../blobs/blob-store.js';
-import { createDigestCheck, DigestMismatchError } from '../../blobs/digest-check.js';
+import { createVerifiedBody, DigestMismatchError } from '../../blobs/digest-check.js';
 import { BlobUnavailableError, type BlobScope } from '../../commands/blob-service.js';
 import { AppError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
@@ -124,7 +124,14 @@ async function sendBlob(
   }
   if (range.kind === 'partial') return reply.send(blob.read(range));
   // A whole download is checked against its digest on the way out (a range cannot be).
-  const body = pipeline(blob.read(), createDigestCheck(sha256), () => undefined);
+  const res = reply.raw;
+  // Chunk buffers are reused once the socket has written them, which only the response
+  // can tell, and only if it takes the body straight from the stream (no transform between).
+  let direct = false;
+  res.once('pipe', (source) => (direct = source === body));
+  const body = createVerifiedBody(blob, sha256, {
+    unflushedBytes: () => (direct ? res.writableLength : undefined),
+  });
   body.on('error', (err) => {
     if (err instanceof DigestMismatchError) onMismatch(err);
   });
