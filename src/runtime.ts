@@ -22,6 +22,9 @@ import {
   createEventStore,
   migrateLog,
   openDatabase,
+  startCheckpointer,
+  type Checkpointer,
+  type CheckpointerOptions,
   type EventStore,
   type Sqlite,
 } from './log/index.js';
@@ -29,7 +32,12 @@ import { migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
 import { publicUrlOf as settingsPublicUrl } from './projections/settings.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
-import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
+import {
+  createProjector,
+  PROJECTIONS,
+  type Progress,
+  type Projector,
+} from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
 import { createSecretBox, secretKeyFileOf } from './security/secret-box.js';
 
@@ -62,6 +70,8 @@ export interface Runtime {
   readonly sync: SyncService;
   readonly blobs: BlobService;
   readonly settings: SettingsService;
+  /** The WAL checkpoint worker, when the runtime was opened with one (the server). */
+  readonly checkpointer?: Checkpointer;
   close(): void;
 }
 
@@ -75,6 +85,11 @@ export interface RuntimeOptions {
   readonly hasher?: PasswordHasher;
   /** Reports long projection rebuilds at start-up. */
   readonly onRebuildProgress?: Progress;
+  /**
+   * Checkpoints the WAL on a worker thread instead of inside commits (the server, whose
+   * event loop commits); CLI commands leave it out and checkpoint as SQLite does by default.
+   */
+  readonly checkpointer?: CheckpointerOptions;
 }
 
 export const databaseFileOf = (dataDir: string) => join(dataDir, 'server.db');
@@ -107,13 +122,27 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const passwordResets = createPasswordResetService(accountDeps);
   const sessions = createSessionService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
-  const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
-  const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: findBlobReference });
+  const blobs = createBlobService({
+    db,
+    handle,
+    store: createFileBlobStore(dataDir),
+    limits: config.limits,
+  });
+  const sync = createSyncService({
+    db,
+    store,
+    enqueue,
+    clock,
+    config,
+    findBlob: findBlobReference,
+  });
   // A systemd credential key is read-only; only the data-dir key is created on first use.
   const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
     createKey: !process.env.CREDENTIALS_DIRECTORY,
   });
   const settings = createSettingsService({ db, handle, clock, secrets });
+  // Started last: nothing above may fail and leave a worker behind.
+  const checkpointer = options.checkpointer && startCheckpointer(db, options.checkpointer);
   return {
     dataDir,
     blobDir,
@@ -138,8 +167,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     sync,
     blobs,
     settings,
+    checkpointer,
     close() {
       bus.all.clear();
+      checkpointer?.stop();
       if (db.open) {
         // A final checkpoint leaves a small WAL behind after a clean stop.
         if (!db.readonly && db.name !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');
