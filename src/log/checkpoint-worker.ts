@@ -89,7 +89,7 @@ export function checkpointWorkerMain(
 
     let lastLog = -1;
     let quietSince = Date.now();
-    while (!stopping()) {
+    const poll = () => {
       const wal = noop.get()!;
       if (wal.log !== lastLog) {
         lastLog = wal.log;
@@ -99,6 +99,15 @@ export function checkpointWorkerMain(
       // Once commits pause, the rest goes too, so the next commit starts a fresh WAL.
       const quiet = pending > 0 && Date.now() - quietSince >= data.idleMs;
       if (pending >= data.thresholdFrames || quiet) catchUp(wal);
+    };
+    while (!stopping()) {
+      try {
+        poll();
+      } catch (error) {
+        // The WAL index is briefly locked (recovery, a restart): not a reason to stop.
+        const code = (error as { code?: unknown }).code;
+        if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw error;
+      }
       Atomics.wait(state, slot.stop, 0, data.pollMs);
     }
   } finally {

@@ -112,6 +112,21 @@ describe('the WAL checkpoint worker', () => {
     });
   });
 
+  it('never makes a commit wait: with no busy timeout at all, every commit goes through', async () => {
+    const { db, store } = openFileLog();
+    // Any lock the worker held against a writer would now surface as SQLITE_BUSY.
+    db.pragma('busy_timeout = 0');
+    const { checkpointer, errors } = start(db, { thresholdFrames: 1, pollMs: 0, idleMs: 0 });
+    for (let chunk = 0; chunk < CHUNKS; chunk++) {
+      commitChunk(store);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    checkpointer.stop();
+    expect(checkpointer.stats().checkpoints).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    expect(store.head()).toBe(CHUNKS * COMMITS_PER_CHUNK);
+  });
+
   it('is what keeps the WAL short: without it the same commits pile up in one WAL', () => {
     const { file, db, store } = openFileLog();
     db.pragma(`wal_autocheckpoint = ${NEVER}`);
