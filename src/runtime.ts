@@ -32,12 +32,7 @@ import { migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
 import { publicUrlOf as settingsPublicUrl } from './projections/settings.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
-import {
-  createProjector,
-  PROJECTIONS,
-  type Progress,
-  type Projector,
-} from './projections/index.js';
+import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
 import { createSecretBox, secretKeyFileOf } from './security/secret-box.js';
 
@@ -122,20 +117,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const passwordResets = createPasswordResetService(accountDeps);
   const sessions = createSessionService({ db, handle, hasher, ids, clock });
   const activity = createDeviceActivity(db);
-  const blobs = createBlobService({
-    db,
-    handle,
-    store: createFileBlobStore(dataDir),
-    limits: config.limits,
-  });
-  const sync = createSyncService({
-    db,
-    store,
-    enqueue,
-    clock,
-    config,
-    findBlob: findBlobReference,
-  });
+  const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
+  const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: findBlobReference });
   // A systemd credential key is read-only; only the data-dir key is created on first use.
   const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
     createKey: !process.env.CREDENTIALS_DIRECTORY,
@@ -170,6 +153,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     checkpointer,
     close() {
       bus.all.clear();
+      // Before the final checkpoint, which must find no other connection working on the WAL.
       checkpointer?.stop();
       if (db.open) {
         // A final checkpoint leaves a small WAL behind after a clean stop.

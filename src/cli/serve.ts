@@ -50,10 +50,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     // Pushes commit on the event loop; checkpoints no longer run inside those commits.
     checkpointer: {
       onError: (err) =>
-        logger.error(
-          { err },
-          'WAL checkpoint worker failed; commits checkpoint the WAL themselves again',
-        ),
+        logger.error({ err }, 'WAL checkpoint worker failed; commits checkpoint the WAL themselves again'),
     },
   });
   // A damaged main database must not serve: refuse to start rather than answer from it.
@@ -88,10 +85,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(
-      () => app.server.closeAllConnections(),
-      runtime.config.timeouts.shutdown_ms,
-    );
+    const force = setTimeout(() => app.server.closeAllConnections(), runtime.config.timeouts.shutdown_ms);
     force.unref();
     const drained = setInterval(() => {
       if (inFlight === 0) app.server.closeAllConnections();
@@ -119,10 +113,7 @@ export const serveCommand = new Command('serve')
   .option('--admin-user <name>', 'create or update this admin of the web console')
   .option('--admin-pass-file <file>', "read the admin's password from a file")
   .option('--admin-pass-stdin', "read the admin's password from standard input")
-  .option(
-    '--admin-pass <password>',
-    'admin password on the command line (visible to other users; avoid)',
-  )
+  .option('--admin-pass <password>', 'admin password on the command line (visible to other users; avoid)')
   .action(serve);
 
 addSmtpFlags(serveCommand);

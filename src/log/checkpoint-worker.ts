@@ -38,11 +38,12 @@ interface WalState {
  *
  * Every `pollMs` it asks SQLite how many WAL frames are not yet in the database file
  * (a NOOP checkpoint only reads the WAL index). Past `thresholdFrames`, or when no commit
- * came for `idleMs`, it runs PASSIVE
- * checkpoints, which never take the writer lock and never call the busy handler, so the
- * server's BEGIN IMMEDIATE never waits on it. It keeps going while the server commits
- * behind it, because only a checkpoint that catches up with the end of the WAL lets the
- * next commit restart the WAL from its beginning instead of growing the file.
+ * came for `idleMs`, it runs PASSIVE checkpoints, which never take the writer lock and never
+ * call the busy handler, so the server's BEGIN IMMEDIATE never waits on it. It keeps going
+ * while the server commits behind it: the next commit restarts the WAL from its beginning
+ * only if a checkpoint reached the end of the WAL before that commit began. Under sustained
+ * load that moment rarely comes, and the main connection's backstop checkpoint restarts the
+ * WAL; it then finds nearly every frame already copied.
  */
 export function checkpointWorkerMain(
   load: (id: string) => unknown,
