@@ -22,6 +22,9 @@ import {
   createEventStore,
   migrateLog,
   openDatabase,
+  startCheckpointer,
+  type Checkpointer,
+  type CheckpointerOptions,
   type EventStore,
   type Sqlite,
 } from './log/index.js';
@@ -62,6 +65,8 @@ export interface Runtime {
   readonly sync: SyncService;
   readonly blobs: BlobService;
   readonly settings: SettingsService;
+  /** The WAL checkpoint worker, when the runtime was opened with one (the server). */
+  readonly checkpointer?: Checkpointer;
   close(): void;
 }
 
@@ -75,6 +80,11 @@ export interface RuntimeOptions {
   readonly hasher?: PasswordHasher;
   /** Reports long projection rebuilds at start-up. */
   readonly onRebuildProgress?: Progress;
+  /**
+   * Checkpoints the WAL on a worker thread instead of inside commits (the server, whose
+   * event loop commits); CLI commands leave it out and checkpoint as SQLite does by default.
+   */
+  readonly checkpointer?: CheckpointerOptions;
 }
 
 export const databaseFileOf = (dataDir: string) => join(dataDir, 'server.db');
@@ -114,6 +124,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     createKey: !process.env.CREDENTIALS_DIRECTORY,
   });
   const settings = createSettingsService({ db, handle, clock, secrets });
+  // Started last: nothing above may fail and leave a worker behind.
+  const checkpointer = options.checkpointer && startCheckpointer(db, options.checkpointer);
   return {
     dataDir,
     blobDir,
@@ -138,8 +150,11 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     sync,
     blobs,
     settings,
+    checkpointer,
     close() {
       bus.all.clear();
+      // Before the final checkpoint, which must find no other connection working on the WAL.
+      checkpointer?.stop();
       if (db.open) {
         // A final checkpoint leaves a small WAL behind after a clean stop.
         if (!db.readonly && db.name !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');

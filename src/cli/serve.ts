@@ -43,7 +43,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const outcome = await upsertAdmin(dataDir, opts.adminUser, password, hasher);
     logger.info({ admin: opts.adminUser }, `admin account ${outcome}`);
   }
-  const runtime = openRuntime({ dataDir, hasher, onRebuildProgress: stderrProgress('rebuilding projections') });
+  const runtime = openRuntime({
+    dataDir,
+    hasher,
+    onRebuildProgress: stderrProgress('rebuilding projections'),
+    // Pushes commit on the event loop; checkpoints no longer run inside those commits.
+    checkpointer: {
+      onError: (err) =>
+        logger.error({ err }, 'WAL checkpoint worker failed; commits checkpoint the WAL themselves again'),
+    },
+  });
   // A damaged main database must not serve: refuse to start rather than answer from it.
   const check = runtime.db.pragma('quick_check', { simple: true }) as string;
   if (check !== 'ok') {

@@ -1,5 +1,6 @@
 export * from './audit-query.js';
 export * from './catalogue.js';
+export * from './checkpointer.js';
 export * from './copy.js';
 export * from './database.js';
 export * from './errors.js';
