@@ -2,11 +2,7 @@ import type { Sqlite } from '../log/index.js';
 
 /** Mails the server sends; each has an English and a Russian template. */
 export type MailTemplateName =
-  | 'confirm-email'
-  | 'reset-password'
-  | 'account-exists'
-  | 'password-changed'
-  | 'smtp-test';
+  'confirm-email' | 'reset-password' | 'account-exists' | 'password-changed' | 'smtp-test';
 
 export type MailLocale = 'en' | 'ru';
 
@@ -52,18 +48,37 @@ export function migrateOutbox(db: Sqlite): void {
   CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (sent_at, next_attempt_at);`);
 }
 
+// Connections that queued a mail since the sender last looked: most commits (every push)
+// queue none, and the sender need not query the outbox after those.
+const queuedOn = new WeakSet<Sqlite>();
+
+/** Whether a mail was queued on `db` since the last call; clears the mark. */
+export function takeQueuedMark(db: Sqlite): boolean {
+  const queued = queuedOn.has(db);
+  queuedOn.delete(db);
+  return queued;
+}
+
 /**
  * Must run inside the command's transaction; returns the mail's id. CR/LF never reach a
  * mail header.
  */
 export function enqueueMail(db: Sqlite, mail: OutboxMail, now: Date): number {
   if (/[\r\n]/.test(mail.to)) throw new Error('mail recipient contains a line break');
+  queuedOn.add(db);
   const result = db
     .prepare(
       `INSERT INTO mail_outbox (created_at, recipient, template, locale, params, next_attempt_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
     )
-    .run(now.toISOString(), mail.to, mail.template, mail.locale, JSON.stringify(mail.params), now.toISOString());
+    .run(
+      now.toISOString(),
+      mail.to,
+      mail.template,
+      mail.locale,
+      JSON.stringify(mail.params),
+      now.toISOString(),
+    );
   return Number(result.lastInsertRowid);
 }
 

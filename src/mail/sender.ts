@@ -8,7 +8,7 @@ import type { Sqlite } from '../log/index.js';
 import { isSmtpConfigured, type SmtpSettings } from '../projections/settings.js';
 import { describeFailure, MailError, secretVariants } from './failure.js';
 import { composeMail, transportOptions } from './message.js';
-import { dueMails, markFailed, markSent, pendingMailCounts } from './outbox.js';
+import { dueMails, markFailed, markSent, pendingMailCounts, takeQueuedMark } from './outbox.js';
 
 /** The part of a nodemailer transporter the sender uses. */
 export interface MailTransport {
@@ -143,7 +143,7 @@ export function createMailSender(deps: MailSenderDeps): MailSender {
   };
   let nudgeScheduled = false;
   const onCommitted = () => {
-    if (nudgeScheduled) return;
+    if (nudgeScheduled || !takeQueuedMark(db)) return;
     nudgeScheduled = true;
     setImmediate(() => {
       nudgeScheduled = false;

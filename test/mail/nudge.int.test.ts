@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CATALOGUE } from '../../src/log/index.js';
+import { CATALOGUE, openDatabase } from '../../src/log/index.js';
+import { enqueueMail } from '../../src/mail/outbox.js';
 import { replayProjections } from '../../src/projections/rebuild.js';
 import { closeMailRigs, openMailRig } from '../helpers/mail-runtime.js';
 import { closeSmtpServers, startSmtpServer } from '../helpers/smtp.js';
@@ -30,6 +31,37 @@ describe('the committed-events nudge', () => {
     // The server has the message before the sender hears its 250: let the round finish.
     await sender.stop();
     expect(rig.row(mailId).sent_at).not.toBeNull();
+  });
+
+  it('is not given by commits that queue no mail (every push), only by those that do', async () => {
+    const smtp = await startSmtpServer();
+    const rig = openMailRig();
+    rig.configure({ port: smtp.port });
+    const sender = rig.mailer({ pollMs: HOUR });
+    sender.start();
+    expect(await sender.deliverDue()).toEqual({ sent: 0, failed: 0 });
+    // A mail queued through another connection (another process): only a round finds it.
+    const other = openDatabase(join(rig.dir, 'server.db'), { mustExist: true });
+    enqueueMail(
+      other,
+      {
+        to: 'cli@example.test',
+        template: 'confirm-email',
+        locale: 'en',
+        params: { link: 'https://sync.example.test/confirm#t=abc', username: 'cli' },
+      },
+      new Date(),
+    );
+    other.close();
+
+    rig.configure({ port: smtp.port, from: 'other@example.test' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(smtp.messages).toHaveLength(0);
+
+    rig.runtime.settings.sendTestMail('ops@example.test', { actor: 'test' });
+    const received = await smtp.waitForMessages(2, 5_000);
+    expect(received.flatMap((m) => m.to).sort()).toEqual(['cli@example.test', 'ops@example.test']);
+    await sender.stop();
   });
 
   it('stops listening to the bus once stopped', async () => {
