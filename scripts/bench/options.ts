@@ -27,6 +27,8 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       'max-events': { type: 'string' },
       'window-ms': { type: 'string' },
       'events-per-stream': { type: 'string' },
+      'pull-only': { type: 'boolean', default: false },
+      server: { type: 'string' },
     },
   });
   const positive = (name: string, value: string | undefined) => {
@@ -47,11 +49,13 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
     ),
     windowMs: positive('window-ms', values['window-ms']) ?? (quick ? 500 : 3000),
     eventsPerStream: positive('events-per-stream', values['events-per-stream']) ?? 1,
+    pullOnly: values['pull-only'],
+    server: values.server,
   };
 }
 
 export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS]
-                        [--events-per-stream K] [--json]
+                        [--events-per-stream K] [--pull-only] [--server PATH] [--json]
 
 Runs on a temporary data directory under the system temp dir (deleted afterwards).
 Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
@@ -60,5 +64,9 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
 --events-per-stream K
                  append K events to a stream before opening the next (default 1: each
                  registration in its own user/<id> stream; 1000 stands in for a vault)
+--pull-only      sync: skip the blob part and repeat each pull pass 5 times (median),
+                 for comparing changes to the pull path
+--server PATH    sync: start this built server entry (e.g. another checkout's
+                 build/bin/verstak-sync-server) instead of this build's, for A/B runs
 --json           print the results as JSON on stdout (progress stays on stderr)
 `;

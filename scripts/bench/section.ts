@@ -8,6 +8,10 @@ export interface BenchOptions {
   readonly windowMs: number;
   /** Events appended to one stream before the next is opened (1: a stream per event). */
   readonly eventsPerStream: number;
+  /** sync: only push (to fill the vault) and pull, each pull pass repeated; no blob part. */
+  readonly pullOnly: boolean;
+  /** sync: the built server entry to start instead of this build's (an A/B against another build). */
+  readonly server: string | undefined;
 }
 
 export type Cell = string | number;
