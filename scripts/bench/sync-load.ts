@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
+import { pullPasses } from './pull-load.js';
 
 const PASSWORD = 'bench-password-123';
 
@@ -151,55 +152,6 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
     p99: percentile(latencies, 99),
     ops,
   };
-}
-
-const OP_START = Buffer.from('{"server_sequence":');
-
-function countOps(body: Buffer): number {
-  let count = 0;
-  // The page itself starts with {"server_sequence": too.
-  for (let at = body.indexOf(OP_START, 1); at >= 0; at = body.indexOf(OP_START, at + 1)) count += 1;
-  return count;
-}
-
-async function pullPhase(baseUrl: string, token: string, pageLimit: number) {
-  const client = createHttpClient(baseUrl, 1);
-  const latencies: number[] = [];
-  let cursor = 0;
-  let ops = 0;
-  const started = performance.now();
-  for (;;) {
-    const t0 = performance.now();
-    const res = await client.post(
-      '/api/v1/sync/pull',
-      `{"since_sequence":${cursor},"page_limit":${pageLimit}}`,
-      token,
-    );
-    latencies.push(performance.now() - t0);
-    if (res.status !== 200) throw new Error(`pull ${res.status}`);
-    // The server writes the paging fields first; reading them from the first bytes and
-    // counting ops in the raw buffer keeps the load generator from being what is measured.
-    const head = /"page_last_sequence":(\d+),"has_more":(true|false)/.exec(
-      res.body.subarray(0, 160).toString(),
-    );
-    if (!head) throw new Error('pull page without paging fields');
-    ops += countOps(res.body);
-    cursor = Number(head[1]);
-    if (head[2] !== 'true') break;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  client.close();
-  latencies.sort((a, b) => a - b);
-  return { opsPerSec: ops / seconds, p99: percentile(latencies, 99), ops };
-}
-
-type PullPass = Awaited<ReturnType<typeof pullPhase>>;
-
-async function pullPasses(baseUrl: string, token: string, pageLimit: number, passes: number) {
-  const runs: PullPass[] = [];
-  for (let i = 0; i < passes; i++) runs.push(await pullPhase(baseUrl, token, pageLimit));
-  runs.sort((a, b) => a.opsPerSec - b.opsPerSec);
-  return runs[Math.floor(runs.length / 2)]!;
 }
 
 /** 8 devices pushing 100-op batches, then a fresh device pulling everything. */

@@ -83,7 +83,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       'ceiling: the same hash-chained appends (100 per fsynced commit) and reads by sequence done in-process with better-sqlite3, measured in this run',
       'share: our HTTP figure divided by the ceiling (the original reaches about 0.22 on push, 0.2 on pull)',
       `push payloads ~200 bytes; ${seconds} s of pushing; pushes from several devices share a commit (group commit)`,
-      'pull client: node:http with a keep-alive agent, one connection; each page is checked (status, paging fields, op count)',
+      'pull client: HTTP/1.1 written on one keep-alive socket (scripts/bench/raw-http.ts; node:http cost more CPU per page than the server did); each answer is read by Content-Length and each page checked like the desktop does (paging fields, op count, page_last_sequence = last op, progress, trailing newline)',
       ...(pullPasses > 1
         ? [`pull figures: median of ${pullPasses} passes over the whole vault`]
         : []),
