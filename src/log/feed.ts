@@ -25,16 +25,44 @@ function wireOp(seq: number, data: string): string {
   return `{"server_sequence":${seq},${data.slice(at + OP_KEY.length, -1)}`;
 }
 
+/** One page of the feed, ready to be written into the pull answer. */
+export interface FeedPage {
+  /** The wire ops joined by commas: the inside of the `ops` array. */
+  readonly ops: string;
+  readonly count: number;
+  /** Sequence of the last op in the page; undefined when the page is empty. */
+  readonly lastSeq: number | undefined;
+  /** Whether ops exist after this page (one extra row is read to know). */
+  readonly hasMore: boolean;
+}
+
 export function createFeedReader(db: Sqlite) {
   const page = db.prepare(`
     SELECT seq, data FROM events
     WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
     ORDER BY seq
     LIMIT ?`);
+  const read = (stream: string, afterSeq: number, limit: number) =>
+    page.all(stream, afterSeq, limit) as { seq: number; data: string }[];
   return {
     page(stream: string, afterSeq: number, limit: number): FeedRow[] {
-      const rows = page.all(stream, afterSeq, limit) as { seq: number; data: string }[];
-      return rows.map((r) => ({ seq: r.seq, op: wireOp(r.seq, r.data) }));
+      return read(stream, afterSeq, limit).map((r) => ({ seq: r.seq, op: wireOp(r.seq, r.data) }));
+    },
+    /** Up to `size` ops after `afterSeq`, assembled into one string without per-op objects. */
+    joined(stream: string, afterSeq: number, size: number): FeedPage {
+      const rows = read(stream, afterSeq, size + 1);
+      const count = Math.min(rows.length, size);
+      let ops = '';
+      for (let i = 0; i < count; i++) {
+        const r = rows[i]!;
+        ops += i === 0 ? wireOp(r.seq, r.data) : `,${wireOp(r.seq, r.data)}`;
+      }
+      return {
+        ops,
+        count,
+        lastSeq: count > 0 ? rows[count - 1]!.seq : undefined,
+        hasMore: rows.length > size,
+      };
     },
   };
 }
