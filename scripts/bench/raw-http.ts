@@ -15,8 +15,7 @@ export class RawHttpConnection {
   private readonly socket: Socket;
   private readonly ready: Promise<void>;
   private buffered: Buffer = Buffer.alloc(0);
-  private pending:
-    { resolve: (r: HttpResult) => void; reject: (e: Error) => void; head?: ParsedHead } | undefined;
+  private pending: PendingRequest | undefined;
   private failure: Error | undefined;
 
   constructor(
@@ -42,7 +41,7 @@ export class RawHttpConnection {
       `POST ${path} HTTP/1.1\r\nHost: ${this.host}\r\n${auth}` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
+      this.pending = { resolve, reject, chunks: [], received: 0 };
       this.socket.write(request);
     });
   }
@@ -53,13 +52,13 @@ export class RawHttpConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     const pending = this.pending;
     if (!pending) {
       this.fail(new Error('bytes from the server with no request in flight'));
       return;
     }
     if (!pending.head) {
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
       const end = this.buffered.indexOf(HEAD_END);
       if (end < 0) return;
       try {
@@ -68,17 +67,20 @@ export class RawHttpConnection {
         this.fail(err as Error);
         return;
       }
-      this.buffered = this.buffered.subarray(end + HEAD_END.length);
+      chunk = this.buffered.subarray(end + HEAD_END.length);
+      this.buffered = Buffer.alloc(0);
     }
+    // Body chunks are kept apart and joined once: a large page arrives in many reads.
+    if (chunk.length > 0) pending.chunks.push(chunk);
+    pending.received += chunk.length;
     const { status, length } = pending.head;
-    if (this.buffered.length < length) return;
-    if (this.buffered.length > length) {
+    if (pending.received < length) return;
+    if (pending.received > length) {
       this.fail(new Error('more bytes than Content-Length'));
       return;
     }
-    const body = this.buffered;
-    this.buffered = Buffer.alloc(0);
     this.pending = undefined;
+    const body = pending.chunks.length === 1 ? pending.chunks[0]! : Buffer.concat(pending.chunks);
     pending.resolve({ status, body });
   }
 
@@ -88,6 +90,14 @@ export class RawHttpConnection {
     this.pending = undefined;
     pending?.reject(err);
   }
+}
+
+interface PendingRequest {
+  readonly resolve: (r: HttpResult) => void;
+  readonly reject: (e: Error) => void;
+  head?: ParsedHead;
+  readonly chunks: Buffer[];
+  received: number;
 }
 
 interface ParsedHead {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkPage } from '../../scripts/bench/pull-load.js';
 import { RawHttpConnection } from '../../scripts/bench/raw-http.js';
@@ -46,6 +46,30 @@ describe('the raw bench connection', () => {
     expect((await connection.post('/c', 'missing')).status).toBe(404);
     expect(sockets.size).toBe(1);
     connection.close();
+  });
+
+  it('reads an answer whose head and body arrive in pieces', async () => {
+    const raw = createNetServer((socket) => {
+      socket.once('data', () => {
+        const parts = ['HTTP/1.1 200 OK\r\nContent-Le', 'ngth: 5\r\n\r\nhe', 'l', 'lo'];
+        const next = () => {
+          const part = parts.shift();
+          if (part === undefined) return;
+          socket.write(part);
+          setTimeout(next, 5);
+        };
+        next();
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const connection = new RawHttpConnection('127.0.0.1', (raw.address() as AddressInfo).port);
+    try {
+      const res = await connection.post('/', '');
+      expect([res.status, res.body.toString()]).toEqual([200, 'hello']);
+    } finally {
+      connection.close();
+      await new Promise((r) => raw.close(r));
+    }
   });
 
   it('refuses a chunked answer and one the server closes', async () => {
