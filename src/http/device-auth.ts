@@ -51,6 +51,7 @@ export function createDeviceAuthenticator(deps: {
   const authenticate = (request: FastifyRequest): DevicePrincipal => {
     const token = presentedToken(request);
     if (!token) throw unauthorized('API key required');
+    // The digest pairing stored (sha256Hex), in one call.
     const row = findDeviceByTokenHash(deps.db, hash('sha256', token, 'hex'));
     if (!row) throw unauthorized('invalid API key');
     if (row.revoked_at) throw unauthorized('device revoked');
