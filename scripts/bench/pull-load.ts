@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { percentile } from './http-client.js';
 import { RawHttpConnection } from './raw-http.js';
 
@@ -53,6 +54,7 @@ export async function pullPhase(baseUrl: string, token: string, pageLimit: numbe
   const latencies: number[] = [];
   let cursor = 0;
   let ops = 0;
+  let pages = 0;
   const started = performance.now();
   try {
     for (;;) {
@@ -65,6 +67,7 @@ export async function pullPhase(baseUrl: string, token: string, pageLimit: numbe
       latencies.push(performance.now() - t0);
       if (res.status !== 200) throw new Error(`pull ${res.status} ${res.body.toString()}`);
       const page = checkPage(res.body, cursor, pageLimit);
+      pages += 1;
       ops += page.ops;
       cursor = page.last;
       if (!page.hasMore) break;
@@ -74,20 +77,57 @@ export async function pullPhase(baseUrl: string, token: string, pageLimit: numbe
   }
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { opsPerSec: ops / seconds, p99: percentile(latencies, 99), ops };
+  return { opsPerSec: ops / seconds, p99: percentile(latencies, 99), ops, pages };
 }
 
 export type PullPass = Awaited<ReturnType<typeof pullPhase>>;
 
-/** The median of `passes` whole-vault pulls. */
+/**
+ * CPU time of a process, all its threads (GC and compiler helpers too), in ns; undefined
+ * where /proc is not there. On a shared machine, CPU per page varies less than ops/s.
+ */
+export function processCpuNs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return readdirSync(`/proc/${pid}/task`).reduce(
+      (sum, task) =>
+        sum + Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]),
+      0,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PullFigures extends PullPass {
+  /** Server CPU per page over all passes (µs); undefined without /proc. */
+  readonly serverCpuUsPerPage: number | undefined;
+  /** This process's CPU per page over all passes (µs): the load generator's share. */
+  readonly clientCpuUsPerPage: number;
+}
+
+/** The median of `passes` whole-vault pulls, with the CPU both sides spent on them. */
 export async function pullPasses(
   baseUrl: string,
   token: string,
   pageLimit: number,
   passes: number,
-) {
+  serverPid?: number,
+): Promise<PullFigures> {
   const runs: PullPass[] = [];
+  const server0 = processCpuNs(serverPid);
+  const client0 = process.cpuUsage();
   for (let i = 0; i < passes; i++) runs.push(await pullPhase(baseUrl, token, pageLimit));
+  const client = process.cpuUsage(client0);
+  const server1 = processCpuNs(serverPid);
+  const pages = runs.reduce((sum, r) => sum + r.pages, 0);
   runs.sort((a, b) => a.opsPerSec - b.opsPerSec);
-  return runs[Math.floor(runs.length / 2)]!;
+  return {
+    ...runs[Math.floor(runs.length / 2)]!,
+    serverCpuUsPerPage:
+      server0 !== undefined && server1 !== undefined
+        ? (server1 - server0) / 1000 / pages
+        : undefined,
+    clientCpuUsPerPage: (client.user + client.system) / pages,
+  };
 }

@@ -26,6 +26,9 @@ export interface SyncLoadFigures {
   readonly pull100OpsPerSec: number;
   readonly pull1000OpsPerSec: number;
   readonly pull100P99Ms: number;
+  /** CPU per page of 100 (µs), server process and load generator, over all pull passes. */
+  readonly pull100ServerCpuUs: number | undefined;
+  readonly pull100ClientCpuUs: number;
   readonly serverRssMiB: number;
 }
 
@@ -162,8 +165,9 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     const pushed = await pushPhase(server.baseUrl, tokens, opts);
     const reader = server.tokens[opts.devices]!;
     const passes = opts.pullPasses ?? 1;
-    const pull100 = await pullPasses(server.baseUrl, reader, 100, passes);
-    const pull1000 = await pullPasses(server.baseUrl, reader, 1000, passes);
+    const pid = server.child.pid;
+    const pull100 = await pullPasses(server.baseUrl, reader, 100, passes, pid);
+    const pull1000 = await pullPasses(server.baseUrl, reader, 1000, passes, pid);
     if (pull100.ops !== pushed.ops || pull1000.ops !== pushed.ops) {
       throw new Error(`pulled ${pull100.ops} / ${pull1000.ops} ops of ${pushed.ops} pushed`);
     }
@@ -175,6 +179,11 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
       pull100OpsPerSec: Math.round(pull100.opsPerSec),
       pull1000OpsPerSec: Math.round(pull1000.opsPerSec),
       pull100P99Ms: Number(pull100.p99.toFixed(1)),
+      pull100ServerCpuUs:
+        pull100.serverCpuUsPerPage === undefined
+          ? undefined
+          : Math.round(pull100.serverCpuUsPerPage),
+      pull100ClientCpuUs: Math.round(pull100.clientCpuUsPerPage),
       serverRssMiB: serverRssMiB(server.child),
     };
   } finally {

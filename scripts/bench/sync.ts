@@ -61,6 +61,13 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       share: '',
     },
     {
+      what: 'pull CPU µs per page of 100, server / bench client',
+      ours: `${load.pull100ServerCpuUs ?? 'n/a'} / ${load.pull100ClientCpuUs}`,
+      original: '',
+      ceiling: '',
+      share: '',
+    },
+    {
       what: 'ops pulled in each pass',
       ours: load.pushedOps,
       original: '',
@@ -87,6 +94,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       ...(pullPasses > 1
         ? [`pull figures: median of ${pullPasses} passes over the whole vault`]
         : []),
+      'pull CPU per page: all threads of the server process (/proc schedstat) and of this process, over the pull passes; steadier than ops/s when the machine is shared',
       ...(options.server ? [`server: ${options.server}`] : []),
     ],
     columns: [
