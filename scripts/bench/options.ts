@@ -64,7 +64,7 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
 --events-per-stream K
                  append K events to a stream before opening the next (default 1: each
                  registration in its own user/<id> stream; 1000 stands in for a vault)
---pull-only      sync: skip the blob part and repeat each pull pass 5 times (median),
+--pull-only      sync: skip the blob part and run each pull pass 5 times, not 3 (median),
                  for comparing changes to the pull path
 --server PATH    sync: start this built server entry (e.g. another checkout's
                  build/bin/verstak-sync-server) instead of this build's, for A/B runs
