@@ -28,6 +28,8 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       'window-ms': { type: 'string' },
       'events-per-stream': { type: 'string' },
       'blob-mib': { type: 'string' },
+      'pull-only': { type: 'boolean', default: false },
+      server: { type: 'string' },
     },
   });
   const positive = (name: string, value: string | undefined) => {
@@ -49,11 +51,14 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
     windowMs: positive('window-ms', values['window-ms']) ?? (quick ? 500 : 3000),
     eventsPerStream: positive('events-per-stream', values['events-per-stream']) ?? 1,
     blobMiB: positive('blob-mib', values['blob-mib']),
+    pullOnly: values['pull-only'],
+    server: values.server,
   };
 }
 
 export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS]
                         [--events-per-stream K] [--blob-mib N] [--json]
+                        [--events-per-stream K] [--pull-only] [--server PATH] [--json]
 
 Runs on a temporary data directory under the system temp dir (deleted afterwards).
 Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
@@ -63,5 +68,9 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
                  append K events to a stream before opening the next (default 1: each
                  registration in its own user/<id> stream; 1000 stands in for a vault)
 --blob-mib N     size of the blob in the blobs and sync sections (default 100, --quick 16)
+--pull-only      sync: skip the blob part and run each pull pass 5 times, not 3 (median),
+                 for comparing changes to the pull path
+--server PATH    sync: start this built server entry (e.g. another checkout's
+                 build/bin/verstak-sync-server) instead of this build's, for A/B runs
 --json           print the results as JSON on stdout (progress stays on stderr)
 `;

@@ -10,6 +10,10 @@ export interface BenchOptions {
   readonly eventsPerStream: number;
   /** Size of the benchmarked blob; undefined: the section's default. */
   readonly blobMiB?: number;
+  /** sync: only push (to fill the vault) and pull, each pull pass repeated; no blob part. */
+  readonly pullOnly: boolean;
+  /** sync: the built server entry to start instead of this build's (an A/B against another build). */
+  readonly server: string | undefined;
 }
 
 export type Cell = string | number;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
+import { processCpuNs, pullPasses } from './pull-load.js';
 
 const PASSWORD = 'bench-password-123';
 
@@ -13,6 +14,8 @@ export interface SyncLoadOptions {
   readonly batch: number;
   readonly payloadBytes: number;
   readonly pushSeconds: number;
+  /** Each pull pass (the whole vault at one page size) is run this often; the median counts. */
+  readonly pullPasses?: number;
 }
 
 export interface SyncLoadFigures {
@@ -23,10 +26,12 @@ export interface SyncLoadFigures {
   readonly pull100OpsPerSec: number;
   readonly pull1000OpsPerSec: number;
   readonly pull100P99Ms: number;
+  /** CPU per page of 100 (µs), server process and load generator, over all pull passes. */
+  readonly pull100ServerCpuUs: number | undefined;
+  readonly pull100ClientCpuUs: number;
   readonly serverRssMiB: number;
-  /** Server CPU per op, in µs: push, then pull in pages of 100. */
-  readonly pushCpuUsPerOp: number;
-  readonly pull100CpuUsPerOp: number;
+  /** Server CPU per pushed op, in µs (all its threads). */
+  readonly pushCpuUsPerOp: number | undefined;
 }
 
 async function freePort(): Promise<number> {
@@ -37,13 +42,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-/** CPU time (user + system) the process has used, in ms: a figure other load cannot inflate. */
-export function processCpuMs(pid: number): number {
-  // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 export function serverRssMiB(child: ChildProcess): number {
@@ -84,10 +82,14 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
   const port = await freePort();
   // e.g. VSS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
   const nodeArgs = process.env.VSS_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, binary, '--port', String(port), '--data', dataDir], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, binary, '--port', String(port), '--data', dataDir],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn' },
+    },
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -157,59 +159,22 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
   };
 }
 
-const OP_START = Buffer.from('{"server_sequence":');
-
-function countOps(body: Buffer): number {
-  let count = 0;
-  // The page itself starts with {"server_sequence": too.
-  for (let at = body.indexOf(OP_START, 1); at >= 0; at = body.indexOf(OP_START, at + 1)) count += 1;
-  return count;
-}
-
-async function pullPhase(baseUrl: string, token: string, pageLimit: number) {
-  const client = createHttpClient(baseUrl, 1);
-  const latencies: number[] = [];
-  let cursor = 0;
-  let ops = 0;
-  const started = performance.now();
-  for (;;) {
-    const t0 = performance.now();
-    const res = await client.post(
-      '/api/v1/sync/pull',
-      `{"since_sequence":${cursor},"page_limit":${pageLimit}}`,
-      token,
-    );
-    latencies.push(performance.now() - t0);
-    if (res.status !== 200) throw new Error(`pull ${res.status}`);
-    // The server writes the paging fields first; reading them from the first bytes and
-    // counting ops in the raw buffer keeps the load generator from being what is measured.
-    const head = /"page_last_sequence":(\d+),"has_more":(true|false)/.exec(
-      res.body.subarray(0, 160).toString(),
-    );
-    if (!head) throw new Error('pull page without paging fields');
-    ops += countOps(res.body);
-    cursor = Number(head[1]);
-    if (head[2] !== 'true') break;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  client.close();
-  latencies.sort((a, b) => a - b);
-  return { opsPerSec: ops / seconds, p99: percentile(latencies, 99), ops };
-}
-
 /** 8 devices pushing 100-op batches, then a fresh device pulling everything. */
 export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promise<SyncLoadFigures> {
   const server = await startBenchServer(binary, opts.devices + 1);
   try {
     const tokens = server.tokens.slice(0, opts.devices);
     const pid = server.child.pid!;
-    const cpu0 = processCpuMs(pid);
+    const cpu0 = processCpuNs(pid);
     const pushed = await pushPhase(server.baseUrl, tokens, opts);
-    const cpu1 = processCpuMs(pid);
+    const cpu1 = processCpuNs(pid);
     const reader = server.tokens[opts.devices]!;
-    const pull100 = await pullPhase(server.baseUrl, reader, 100);
-    const cpu2 = processCpuMs(pid);
-    const pull1000 = await pullPhase(server.baseUrl, reader, 1000);
+    const passes = opts.pullPasses ?? 1;
+    const pull100 = await pullPasses(server.baseUrl, reader, 100, passes, pid);
+    const pull1000 = await pullPasses(server.baseUrl, reader, 1000, passes, pid);
+    if (pull100.ops !== pushed.ops || pull1000.ops !== pushed.ops) {
+      throw new Error(`pulled ${pull100.ops} / ${pull1000.ops} ops of ${pushed.ops} pushed`);
+    }
     return {
       pushOpsPerSec: Math.round(pushed.opsPerSec),
       pushP50Ms: Number(pushed.p50.toFixed(1)),
@@ -218,9 +183,16 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
       pull100OpsPerSec: Math.round(pull100.opsPerSec),
       pull1000OpsPerSec: Math.round(pull1000.opsPerSec),
       pull100P99Ms: Number(pull100.p99.toFixed(1)),
+      pull100ServerCpuUs:
+        pull100.serverCpuUsPerPage === undefined
+          ? undefined
+          : Math.round(pull100.serverCpuUsPerPage),
+      pull100ClientCpuUs: Math.round(pull100.clientCpuUsPerPage),
       serverRssMiB: serverRssMiB(server.child),
-      pushCpuUsPerOp: Number((((cpu1 - cpu0) * 1000) / pushed.ops).toFixed(1)),
-      pull100CpuUsPerOp: Number((((cpu2 - cpu1) * 1000) / pull100.ops).toFixed(2)),
+      pushCpuUsPerOp:
+        cpu0 === undefined || cpu1 === undefined
+          ? undefined
+          : Number(((cpu1 - cpu0) / 1000 / pushed.ops).toFixed(1)),
     };
   } finally {
     await server.stop();

@@ -197,23 +197,20 @@ export function createSyncService(deps: {
 
     /** The JSON page of CONTRACT.md §4.7, assembled from pre-serialised ops. */
     pull(scope: SyncScope, sinceSequence: number, pageLimit: number): string {
-      if (sinceSequence > store.head()) {
+      const size = Math.min(pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit, config.limits.max_pull_page);
+      const page = feed.joined(vaultStream(scope.userId, scope.vaultId), sinceSequence, size);
+      // Read after the page, so that server_sequence is never behind page_last_sequence.
+      const head = findVault(db, scope.userId, scope.vaultId)?.head_seq ?? 0;
+      // A vault's head is never past the log's: the log is read only for a cursor beyond it.
+      if (sinceSequence > head && sinceSequence > store.head()) {
         throw new AppError(
           409,
           'cursor_ahead',
           'since_sequence is beyond the server log; the server was restored or lost data: resync',
         );
       }
-      const size = Math.min(
-        pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit,
-        config.limits.max_pull_page,
-      );
-      const rows = feed.page(vaultStream(scope.userId, scope.vaultId), sinceSequence, size + 1);
-      const hasMore = rows.length > size;
-      if (hasMore) rows.pop();
-      const last = rows.length > 0 ? rows[rows.length - 1]!.seq : sinceSequence;
-      const head = findVault(db, scope.userId, scope.vaultId)?.head_seq ?? 0;
-      return `{"server_sequence":${head},"page_last_sequence":${last},"has_more":${hasMore},"ops":[${rows.map((r) => r.op).join(',')}]}`;
+      const last = page.lastSeq ?? sinceSequence;
+      return `{"server_sequence":${head},"page_last_sequence":${last},"has_more":${page.hasMore},"ops":[${page.ops}]}`;
     },
   };
 }

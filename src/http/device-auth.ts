@@ -1,7 +1,8 @@
-import type { FastifyRequest } from 'fastify';
+import { hash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import { sha256Hex, type Sqlite } from '../log/index.js';
+import type { Sqlite } from '../log/index.js';
 import type { DeviceActivity } from '../projections/device-activity.js';
 import { findDeviceByTokenHash } from '../projections/devices.js';
 
@@ -37,20 +38,26 @@ export function presentedToken(request: FastifyRequest): string {
   return typeof apiKey === 'string' ? apiKey.trim() : '';
 }
 
+/**
+ * A callback-style hook (onRequest or preHandler): it does no I/O but a synchronous
+ * SQLite read, and an async hook would cost a promise and a microtask turn per request.
+ * Nothing is cached: a revoked device or a blocked user is refused on its next request.
+ */
 export function createDeviceAuthenticator(deps: {
   db: Sqlite;
   activity: DeviceActivity;
   clock: Clock;
 }) {
-  return async function authenticateDevice(request: FastifyRequest): Promise<void> {
+  const authenticate = (request: FastifyRequest): DevicePrincipal => {
     const token = presentedToken(request);
     if (!token) throw unauthorized('API key required');
-    const row = findDeviceByTokenHash(deps.db, sha256Hex(token));
+    // The digest pairing stored (sha256Hex), in one call.
+    const row = findDeviceByTokenHash(deps.db, hash('sha256', token, 'hex'));
     if (!row) throw unauthorized('invalid API key');
     if (row.revoked_at) throw unauthorized('device revoked');
     if (row.blocked) throw new AppError(403, 'forbidden', 'user blocked');
     deps.activity.touch(row.id, deps.clock.now(), request.ip);
-    request.device = {
+    return {
       deviceId: row.id,
       userId: row.user_id,
       username: row.username,
@@ -59,5 +66,18 @@ export function createDeviceAuthenticator(deps: {
       clientVersion: row.client_version,
       createdAt: row.created_at,
     };
+  };
+  return function authenticateDevice(
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    done: (err?: Error) => void,
+  ): void {
+    try {
+      request.device = authenticate(request);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
   };
 }

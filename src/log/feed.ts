@@ -25,12 +25,31 @@ function wireOp(seq: number, data: string): string {
   return `{"server_sequence":${seq},${data.slice(at + OP_KEY.length, -1)}`;
 }
 
+/** One page of the feed, ready to be written into the pull answer. */
+export interface FeedPage {
+  /** The wire ops joined by commas: the inside of the `ops` array. */
+  readonly ops: string;
+  readonly count: number;
+  /** Sequence of the last op in the page; undefined when the page is empty. */
+  readonly lastSeq: number | undefined;
+  /** Whether ops exist after this page (one extra row is read to know). */
+  readonly hasMore: boolean;
+}
+
 export function createFeedReader(db: Sqlite) {
+  // `LIMIT ? + 0`, not `LIMIT ?`: SQLite lets a bare LIMIT parameter steer the plan, so it
+  // re-prepares the statement each time the parameter is bound (every run) — about a fifth
+  // of the cost of reading a page of 100. An expression is only evaluated.
   const page = db.prepare(`
     SELECT seq, data FROM events
     WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
     ORDER BY seq
-    LIMIT ?`);
+    LIMIT ? + 0`);
+  // Rows as [seq, data] arrays: an object per row costs property stores and shape
+  // transitions, about a sixth of a page.
+  page.raw(true);
+  const read = (stream: string, afterSeq: number, limit: number) =>
+    page.all(stream, afterSeq, limit) as [seq: number, data: string][];
   const one = db.prepare(`SELECT data FROM events WHERE seq = ? AND type = 'OperationPushed'`);
   return {
     /** The op an OperationPushed event stored, in wire form; undefined for any other seq. */
@@ -39,8 +58,23 @@ export function createFeedReader(db: Sqlite) {
       return row ? (JSON.parse(row.data) as { op: Record<string, unknown> }).op : undefined;
     },
     page(stream: string, afterSeq: number, limit: number): FeedRow[] {
-      const rows = page.all(stream, afterSeq, limit) as { seq: number; data: string }[];
-      return rows.map((r) => ({ seq: r.seq, op: wireOp(r.seq, r.data) }));
+      return read(stream, afterSeq, limit).map(([seq, data]) => ({ seq, op: wireOp(seq, data) }));
+    },
+    /** Up to `size` ops after `afterSeq`, assembled into one string without per-op objects. */
+    joined(stream: string, afterSeq: number, size: number): FeedPage {
+      const rows = read(stream, afterSeq, size + 1);
+      const count = Math.min(rows.length, size);
+      let ops = '';
+      for (let i = 0; i < count; i++) {
+        const row = rows[i]!;
+        ops += i === 0 ? wireOp(row[0], row[1]) : `,${wireOp(row[0], row[1])}`;
+      }
+      return {
+        ops,
+        count,
+        lastSeq: count > 0 ? rows[count - 1]![0] : undefined,
+        hasMore: rows.length > size,
+      };
     },
   };
 }

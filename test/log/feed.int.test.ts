@@ -80,4 +80,47 @@ describe('the pull feed', () => {
     expect(feed.page('vault/u1/v2', 0, 10).map((r) => JSON.parse(r.op).op_id)).toEqual(['x']);
     db.close();
   });
+
+  test.prop([fc.nat({ max: 12 }), fc.nat({ max: 14 }), fc.integer({ min: 1, max: 15 })])(
+    'joins a page exactly as the rows it is made of, knowing whether more follow',
+    (count, after, size) => {
+      const db = openDatabase(':memory:');
+      migrateLog(db, () => 'epoch');
+      const store = createEventStore(db, CATALOGUE);
+      const op = (i: number) => ({
+        type: 'OperationPushed' as const,
+        data: {
+          client_sequence: i,
+          last_seen_server_seq: 0,
+          conflicts: [],
+          op: {
+            op_id: `op-${i}`,
+            device_id: 'd',
+            entity_type: 'file',
+            entity_id: `${i}.md`,
+            op_type: 'create',
+            payload_json: '{"é":"\\u0000"}',
+            created_at: '',
+          },
+        },
+      });
+      for (let i = 0; i < count; i++) {
+        store.append(
+          [{ stream: i % 3 === 2 ? 'vault/u1/other' : 'vault/u1/v1', events: [op(i)] }],
+          { actor: 't' },
+          new Date(),
+        );
+      }
+      const feed = createFeedReader(db);
+      const all = feed.page('vault/u1/v1', after, 1000);
+      const page = feed.joined('vault/u1/v1', after, size);
+      const expected = all.slice(0, size);
+      expect(page.ops).toBe(expected.map((r) => r.op).join(','));
+      expect(JSON.parse(`[${page.ops}]`)).toHaveLength(expected.length);
+      expect(page.count).toBe(expected.length);
+      expect(page.lastSeq).toBe(expected.at(-1)?.seq);
+      expect(page.hasMore).toBe(all.length > size);
+      db.close();
+    },
+  );
 });

@@ -145,8 +145,10 @@ export const errorHandling = fp(
     };
     // Answered before the body is read: a malformed or oversized body must not turn a
     // wrong method or an unknown path into 400 or 413 (CONTRACT.md §2).
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.is404) return answerNotFound(request, reply);
+    app.addHook('onRequest', (request, reply, done) => {
+      // Answering from a callback-style hook: send and do not call done.
+      if (request.is404) answerNotFound(request, reply);
+      else done();
     });
     app.setNotFoundHandler(answerNotFound);
   },

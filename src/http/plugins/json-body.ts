@@ -44,6 +44,7 @@ function holdsLoneSurrogate(value: unknown): boolean {
 
 const TOKEN = "[\\w!#$%&'*+.^`|~-]+";
 const MEDIA_TYPE = new RegExp(`^\\s*${TOKEN}/${TOKEN}\\s*$`);
+const JSON_TYPE = 'application/json';
 
 /**
  * The desktop does not always label its JSON (CONTRACT.md §2: Content-Type is not
@@ -55,11 +56,12 @@ export const jsonBody = fp(
     const secureParse = app.getDefaultJsonParser('error', 'error');
     // fastify answers 415 to a Content-Type it cannot parse before any parser runs; the
     // contract does not check the header, so such a value is dropped and the body read.
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', (request, _reply, done) => {
       const type = request.headers['content-type'];
-      if (type !== undefined && !MEDIA_TYPE.test(type.split(';', 1)[0]!)) {
+      if (type !== undefined && type !== JSON_TYPE && !MEDIA_TYPE.test(type.split(';', 1)[0]!)) {
         delete request.headers['content-type'];
       }
+      done();
     });
     app.removeContentTypeParser(['application/json', 'text/plain']);
     app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
