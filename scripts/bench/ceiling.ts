@@ -57,17 +57,19 @@ export function measureCeiling(seconds: number, payloadBytes: number): Ceiling {
       );
     }
     const appendOpsPerSec = n / ((performance.now() - started) / 1000);
-    const page = db.prepare(
-      'SELECT seq, data FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
-    );
+    // The fastest form the server itself uses: rows as arrays, a LIMIT SQLite does not
+    // re-prepare for.
+    const page = db
+      .prepare('SELECT seq, data FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ? + 0')
+      .raw(true);
     let read = 0;
     let cursor = 0;
     const readStart = performance.now();
     for (;;) {
-      const rows = page.all(stream, cursor, 100) as { seq: number }[];
+      const rows = page.all(stream, cursor, 100) as [number, string][];
       if (rows.length === 0) break;
       read += rows.length;
-      cursor = rows[rows.length - 1]!.seq;
+      cursor = rows[rows.length - 1]![0];
     }
     return { appendOpsPerSec, readOpsPerSec: read / ((performance.now() - readStart) / 1000) };
   } finally {

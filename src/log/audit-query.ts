@@ -87,7 +87,7 @@ export function createAuditQuery(db: Sqlite): AuditQuery {
       let stmt = statements.get(key);
       if (!stmt) {
         const where = ['seq > ?', ...keys.map((k) => CLAUSES[k])].join(' AND ');
-        stmt = db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY seq LIMIT ?`);
+        stmt = db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY seq LIMIT ? + 0`);
         statements.set(key, stmt);
       }
       return stmt.all(...[afterSeq, ...params, limit]) as EventRow[];

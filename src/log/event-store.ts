@@ -63,14 +63,13 @@ export interface EventStore {
 
 export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
   const headStmt = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
-  const versionStmt = db
-    .prepare('SELECT max(version) FROM events WHERE stream = ?')
-    .pluck();
+  const versionStmt = db.prepare('SELECT max(version) FROM events WHERE stream = ?').pluck();
   const insertStmt = db.prepare(
     `INSERT INTO events (seq, stream, version, type, schema_version, data, data_hash, meta, at, hash)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const rangeStmt = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+  // LIMIT ? + 0: with a bare bound LIMIT, SQLite re-prepares the statement on every run.
+  const rangeStmt = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ? + 0');
   const streamStmt = db.prepare(
     'SELECT * FROM events WHERE stream = ? AND version > ? ORDER BY version',
   );
@@ -158,8 +157,7 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
     append: (requests, meta, at) => inWriteTransaction(db, () => appendNow(requests, meta, at)),
     head: () => (headStmt.get() as { seq: number } | undefined)?.seq ?? 0,
     streamVersion,
-    readRange: (afterSeq, limit) =>
-      (rangeStmt.all(afterSeq, limit) as EventRow[]).map(decode),
+    readRange: (afterSeq, limit) => (rangeStmt.all(afterSeq, limit) as EventRow[]).map(decode),
     readStream: (stream, afterVersion = 0) =>
       (streamStmt.all(stream, afterVersion) as EventRow[]).map(decode),
     readRows: (afterSeq, limit) => rangeStmt.all(afterSeq, limit) as EventRow[],

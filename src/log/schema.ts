@@ -30,7 +30,10 @@ export function migrateLog(db: Sqlite, newEpochId: () => string): void {
   db.exec(DDL);
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current < LOG_SCHEMA_VERSION) db.pragma(`user_version = ${LOG_SCHEMA_VERSION}`);
-  db.prepare('INSERT OR IGNORE INTO log_info (key, value) VALUES (?, ?)').run('epoch', newEpochId());
+  db.prepare('INSERT OR IGNORE INTO log_info (key, value) VALUES (?, ?)').run(
+    'epoch',
+    newEpochId(),
+  );
 }
 
 export function readSchemaVersion(db: Sqlite): number {
@@ -39,7 +42,6 @@ export function readSchemaVersion(db: Sqlite): number {
 
 export function readEpoch(db: Sqlite): string {
   const row = db.prepare('SELECT value FROM log_info WHERE key = ?').get('epoch') as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   return row?.value ?? '';
 }

@@ -27,7 +27,7 @@ export function verifyLog(
 ): VerifyResult {
   const problems: LogProblem[] = [];
   const total = (db.prepare('SELECT count(*) FROM events').pluck().get() as number) ?? 0;
-  const page = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+  const page = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ? + 0');
   // Rows below seq 1 would be skipped by a scan starting at 1, hiding a moved event.
   const lowest = db.prepare('SELECT min(seq) FROM events').pluck().get() as number | null;
   let after = Math.min((lowest ?? 1) - 1, 0);

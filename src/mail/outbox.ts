@@ -100,7 +100,7 @@ export function dueMails(db: Sqlite, now: Date, limit = 20): OutboxRow[] {
   return db
     .prepare(
       `SELECT * FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= ?
-       ORDER BY next_attempt_at, id LIMIT ?`,
+       ORDER BY next_attempt_at, id LIMIT ? + 0`,
     )
     .all(now.toISOString(), limit) as OutboxRow[];
 }
