@@ -1,19 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compileFixture, ensureBuilt } from '../helpers/build.js';
-
-function findStrace(): string | undefined {
-  try {
-    return execFileSync('which', ['strace'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const strace = findStrace();
+import { strace } from '../helpers/strace.js';
 
 let dirs: string[] = [];
 afterEach(() => {
