@@ -30,8 +30,9 @@ export interface SyncLoadFigures {
   readonly pull100ServerCpuUs: number | undefined;
   readonly pull100ClientCpuUs: number;
   readonly serverRssMiB: number;
-  /** Server CPU per pushed op, in µs (all its threads). */
+  /** CPU per pushed op (µs): the server process (all its threads) and the load generator. */
   readonly pushCpuUsPerOp: number | undefined;
+  readonly pushClientCpuUsPerOp: number;
 }
 
 async function freePort(): Promise<number> {
@@ -136,6 +137,7 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
   let ops = 0;
   const deadline = Date.now() + opts.pushSeconds * 1000;
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     tokens.map(async (token, device) => {
       for (let n = 0; Date.now() < deadline; n += opts.batch) {
@@ -149,9 +151,11 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   client.close();
   latencies.sort((a, b) => a - b);
   return {
+    clientCpuUsPerOp: (cpu.user + cpu.system) / ops,
     opsPerSec: ops / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -193,6 +197,7 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
         cpu0 === undefined || cpu1 === undefined
           ? undefined
           : Number(((cpu1 - cpu0) / 1000 / pushed.ops).toFixed(1)),
+      pushClientCpuUsPerOp: Number(pushed.clientCpuUsPerOp.toFixed(1)),
     };
   } finally {
     await server.stop();

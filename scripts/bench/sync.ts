@@ -46,8 +46,8 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       share: '',
     },
     {
-      what: 'server CPU µs per pushed op',
-      ours: load.pushCpuUsPerOp ?? 'n/a',
+      what: 'push CPU µs per op, server / bench client',
+      ours: `${load.pushCpuUsPerOp ?? 'n/a'} / ${load.pushClientCpuUsPerOp}`,
       original: '',
       ceiling: '',
       share: '',
