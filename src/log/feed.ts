@@ -1,11 +1,5 @@
 import type { Sqlite } from './database.js';
 
-export interface FeedRow {
-  readonly seq: number;
-  /** The op as the wire shape of CONTRACT.md §4.7, already serialised. */
-  readonly op: string;
-}
-
 /**
  * The sync feed: a vault's OperationPushed events after a sequence, read through the
  * (stream, seq) index. The op is the last key of the stored data, in wire form, so each
@@ -48,8 +42,6 @@ export function createFeedReader(db: Sqlite) {
   // Rows as [seq, data] arrays: an object per row costs property stores and shape
   // transitions, about a sixth of a page.
   page.raw(true);
-  const read = (stream: string, afterSeq: number, limit: number) =>
-    page.all(stream, afterSeq, limit) as [seq: number, data: string][];
   const one = db.prepare(`SELECT data FROM events WHERE seq = ? AND type = 'OperationPushed'`);
   return {
     /** The op an OperationPushed event stored, in wire form; undefined for any other seq. */
@@ -57,12 +49,9 @@ export function createFeedReader(db: Sqlite) {
       const row = one.get(seq) as { data: string } | undefined;
       return row ? (JSON.parse(row.data) as { op: Record<string, unknown> }).op : undefined;
     },
-    page(stream: string, afterSeq: number, limit: number): FeedRow[] {
-      return read(stream, afterSeq, limit).map(([seq, data]) => ({ seq, op: wireOp(seq, data) }));
-    },
     /** Up to `size` ops after `afterSeq`, assembled into one string without per-op objects. */
     joined(stream: string, afterSeq: number, size: number): FeedPage {
-      const rows = read(stream, afterSeq, size + 1);
+      const rows = page.all(stream, afterSeq, size + 1) as [seq: number, data: string][];
       const count = Math.min(rows.length, size);
       let ops = '';
       for (let i = 0; i < count; i++) {

@@ -6,6 +6,7 @@ import {
   createFeedReader,
   migrateLog,
   openDatabase,
+  type FeedPage,
 } from '../../src/log/index.js';
 
 const wireOp = fc.record({
@@ -27,35 +28,42 @@ const conflict = fc.record({
   entity_id: fc.string(),
 });
 
+/** The ops of a joined page, parsed as the desktop reads them. */
+const opsOf = (page: FeedPage) =>
+  JSON.parse(`[${page.ops}]`) as ({ server_sequence: number; op_id: string } & Record<
+    string,
+    unknown
+  >)[];
+
 describe('the pull feed', () => {
   // The feed cuts each op out of the stored JSON text instead of parsing it.
-  test.prop([fc.array(fc.record({ op: wireOp, conflicts: fc.array(conflict, { maxLength: 3 }) }), { minLength: 1, maxLength: 8 })])(
-    'serves each op exactly as pushed, whatever its strings contain',
-    (pushed) => {
-      const db = openDatabase(':memory:');
-      migrateLog(db, () => 'epoch');
-      const store = createEventStore(db, CATALOGUE);
-      store.append(
-        [
-          {
-            stream: 'vault/u1/v1',
-            events: pushed.map((p) => ({
-              type: 'OperationPushed' as const,
-              data: { client_sequence: 1, last_seen_server_seq: 2, conflicts: p.conflicts, op: p.op },
-            })),
-          },
-        ],
-        { actor: 'test' },
-        new Date(),
-      );
-      const rows = createFeedReader(db).page('vault/u1/v1', 0, 100);
-      expect(rows.map((r) => JSON.parse(r.op))).toEqual(
-        pushed.map((p, i) => ({ server_sequence: i + 1, ...p.op })),
-      );
-      expect(rows.every((r) => Object.keys(JSON.parse(r.op) as object)[0] === 'server_sequence')).toBe(true);
-      db.close();
-    },
-  );
+  test.prop([
+    fc.array(fc.record({ op: wireOp, conflicts: fc.array(conflict, { maxLength: 3 }) }), {
+      minLength: 1,
+      maxLength: 8,
+    }),
+  ])('serves each op exactly as pushed, whatever its strings contain', (pushed) => {
+    const db = openDatabase(':memory:');
+    migrateLog(db, () => 'epoch');
+    const store = createEventStore(db, CATALOGUE);
+    store.append(
+      [
+        {
+          stream: 'vault/u1/v1',
+          events: pushed.map((p) => ({
+            type: 'OperationPushed' as const,
+            data: { client_sequence: 1, last_seen_server_seq: 2, conflicts: p.conflicts, op: p.op },
+          })),
+        },
+      ],
+      { actor: 'test' },
+      new Date(),
+    );
+    const ops = opsOf(createFeedReader(db).joined('vault/u1/v1', 0, 100));
+    expect(ops).toEqual(pushed.map((p, i) => ({ server_sequence: i + 1, ...p.op })));
+    expect(ops.every((op) => Object.keys(op)[0] === 'server_sequence')).toBe(true);
+    db.close();
+  });
 
   test('reads only its own stream, after the cursor, in order', () => {
     const db = openDatabase(':memory:');
@@ -67,22 +75,36 @@ describe('the pull feed', () => {
         client_sequence: 0,
         last_seen_server_seq: 0,
         conflicts: [],
-        op: { op_id: id, device_id: 'd', entity_type: 'file', entity_id: id, op_type: 'create', payload_json: '', created_at: '' },
+        op: {
+          op_id: id,
+          device_id: 'd',
+          entity_type: 'file',
+          entity_id: id,
+          op_type: 'create',
+          payload_json: '',
+          created_at: '',
+        },
       },
     });
-    store.append([{ stream: 'vault/u1/v1', events: [op('a'), op('b')] }], { actor: 't' }, new Date());
+    store.append(
+      [{ stream: 'vault/u1/v1', events: [op('a'), op('b')] }],
+      { actor: 't' },
+      new Date(),
+    );
     store.append([{ stream: 'vault/u1/v2', events: [op('x')] }], { actor: 't' }, new Date());
     store.append([{ stream: 'vault/u1/v1', events: [op('c')] }], { actor: 't' }, new Date());
     const feed = createFeedReader(db);
-    expect(feed.page('vault/u1/v1', 0, 10).map((r) => r.seq)).toEqual([1, 2, 4]);
-    expect(feed.page('vault/u1/v1', 2, 10).map((r) => r.seq)).toEqual([4]);
-    expect(feed.page('vault/u1/v1', 0, 2).map((r) => r.seq)).toEqual([1, 2]);
-    expect(feed.page('vault/u1/v2', 0, 10).map((r) => JSON.parse(r.op).op_id)).toEqual(['x']);
+    const seqs = (after: number, size: number) =>
+      opsOf(feed.joined('vault/u1/v1', after, size)).map((op) => op.server_sequence);
+    expect(seqs(0, 10)).toEqual([1, 2, 4]);
+    expect(seqs(2, 10)).toEqual([4]);
+    expect(seqs(0, 2)).toEqual([1, 2]);
+    expect(opsOf(feed.joined('vault/u1/v2', 0, 10)).map((op) => op.op_id)).toEqual(['x']);
     db.close();
   });
 
   test.prop([fc.nat({ max: 12 }), fc.nat({ max: 14 }), fc.integer({ min: 1, max: 15 })])(
-    'joins a page exactly as the rows it is made of, knowing whether more follow',
+    "joins a page of exactly the stream's ops after the cursor, knowing whether more follow",
     (count, after, size) => {
       const db = openDatabase(':memory:');
       migrateLog(db, () => 'epoch');
@@ -111,14 +133,16 @@ describe('the pull feed', () => {
           new Date(),
         );
       }
-      const feed = createFeedReader(db);
-      const all = feed.page('vault/u1/v1', after, 1000);
-      const page = feed.joined('vault/u1/v1', after, size);
+      // The reference: the stream's events decoded by the store, not cut from their text.
+      const all = store
+        .readStream('vault/u1/v1')
+        .filter((e) => e.seq > after)
+        .map((e) => ({ server_sequence: e.seq, ...(e.data as { op: object }).op }));
+      const page = createFeedReader(db).joined('vault/u1/v1', after, size);
       const expected = all.slice(0, size);
-      expect(page.ops).toBe(expected.map((r) => r.op).join(','));
-      expect(JSON.parse(`[${page.ops}]`)).toHaveLength(expected.length);
+      expect(opsOf(page)).toEqual(expected);
       expect(page.count).toBe(expected.length);
-      expect(page.lastSeq).toBe(expected.at(-1)?.seq);
+      expect(page.lastSeq).toBe(expected.at(-1)?.server_sequence);
       expect(page.hasMore).toBe(all.length > size);
       db.close();
     },
