@@ -10,7 +10,9 @@ import {
   findVaultOpSeq,
   vaultOpsAfter,
 } from '../projections/vaults.js';
+import { createFirstSyncs } from '../projections/first-sync.js';
 import type { CommandHandler } from './handle.js';
+import { firstSyncPage } from '../projections/first-sync-page.js';
 import {
   conflictKey,
   planPush,
@@ -146,6 +148,10 @@ export function createSyncService(deps: {
 }) {
   const { db, store, enqueue, clock, config } = deps;
   const feed = createFeedReader(db);
+  const firstSyncs = createFirstSyncs(
+    db,
+    (seq) => (feed.op(seq)?.payload_json as string | undefined) ?? '',
+  );
 
   const checkBlobs = (scope: SyncScope, ops: PushRequest['ops']) => {
     for (const op of ops) {
@@ -195,10 +201,37 @@ export function createSyncService(deps: {
       return state!.answer?.response ?? planPush(command, state!).response;
     },
 
-    /** The JSON page of CONTRACT.md §4.7, assembled from pre-serialised ops. */
+    /**
+     * The JSON page of CONTRACT.md §4.7, assembled from pre-serialised ops. A device's
+     * first pull from 0 plans its first sync; its pulls up to that plan's head read the
+     * plan (README, "What a device receives").
+     */
     pull(scope: SyncScope, sinceSequence: number, pageLimit: number): string {
-      const size = Math.min(pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit, config.limits.max_pull_page);
-      const page = feed.joined(vaultStream(scope.userId, scope.vaultId), sinceSequence, size);
+      const size = Math.min(
+        pageLimit === 0 ? DEFAULT_PULL_PAGE : pageLimit,
+        config.limits.max_pull_page,
+      );
+      const stream = vaultStream(scope.userId, scope.vaultId);
+      const vault = findVault(db, scope.userId, scope.vaultId);
+      let first = firstSyncs.find(scope.deviceId);
+      if (!first && sinceSequence === 0)
+        first = firstSyncs.start(scope.deviceId, stream, vault?.head_seq ?? 0);
+      const superseded = vault?.superseded_seq ?? 0;
+      const page =
+        first && sinceSequence <= first.head
+          ? firstSyncPage(
+              {
+                feed,
+                firstSyncs,
+                stream,
+                deviceId: scope.deviceId,
+                skipSuperseded: first.head < superseded,
+              },
+              first,
+              sinceSequence,
+              size,
+            )
+          : feed.joined(stream, sinceSequence, size, sinceSequence < superseded);
       // Read after the page, so that server_sequence is never behind page_last_sequence.
       const head = findVault(db, scope.userId, scope.vaultId)?.head_seq ?? 0;
       // A vault's head is never past the log's: the log is read only for a cursor beyond it.

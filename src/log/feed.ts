@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Sqlite } from './database.js';
 
 /**
@@ -42,6 +43,22 @@ export function createFeedReader(db: Sqlite) {
   // Rows as [seq, data] arrays: an object per row costs property stores and shape
   // transitions, about a sixth of a page.
   page.raw(true);
+  // The same page without the ops a later op on their path makes pointless (a projection's
+  // table, named here because the feed owns the page's SQL). A probe per row, so it is used
+  // only for cursors before the vault's last superseded op; prepared on first use, since a
+  // bare log has no projection tables.
+  let filtered: Statement | undefined;
+  const prepareFiltered = () =>
+    db
+      .prepare(
+        `
+    SELECT seq, data FROM events
+    WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
+      AND NOT EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = events.seq)
+    ORDER BY seq
+    LIMIT ? + 0`,
+      )
+      .raw(true);
   const one = db.prepare(`SELECT data FROM events WHERE seq = ? AND type = 'OperationPushed'`);
   return {
     /** The op an OperationPushed event stored, in wire form; undefined for any other seq. */
@@ -49,9 +66,18 @@ export function createFeedReader(db: Sqlite) {
       const row = one.get(seq) as { data: string } | undefined;
       return row ? (JSON.parse(row.data) as { op: Record<string, unknown> }).op : undefined;
     },
-    /** Up to `size` ops after `afterSeq`, assembled into one string without per-op objects. */
-    joined(stream: string, afterSeq: number, size: number): FeedPage {
-      const rows = page.all(stream, afterSeq, size + 1) as [seq: number, data: string][];
+    /** The op at `seq` in wire form (with its server_sequence), as a page holds it. */
+    wire(seq: number): string | undefined {
+      const row = one.get(seq) as { data: string } | undefined;
+      return row ? wireOp(seq, row.data) : undefined;
+    },
+    /**
+     * Up to `size` ops after `afterSeq`, assembled into one string without per-op objects;
+     * `skipSuperseded` leaves out the ops listed in superseded_ops.
+     */
+    joined(stream: string, afterSeq: number, size: number, skipSuperseded = false): FeedPage {
+      const statement = skipSuperseded ? (filtered ??= prepareFiltered()) : page;
+      const rows = statement.all(stream, afterSeq, size + 1) as [seq: number, data: string][];
       const count = Math.min(rows.length, size);
       let ops = '';
       for (let i = 0; i < count; i++) {

@@ -47,7 +47,13 @@ export const blobsProjection: Projection = {
     switch (event.type) {
       case 'BlobStored': {
         const row = { sha256: event.data.sha256, size: event.data.size, stored_at: event.at };
-        run(db, qb.insertInto('blobs').values(row).onConflict((oc) => oc.column('sha256').doNothing()));
+        run(
+          db,
+          qb
+            .insertInto('blobs')
+            .values(row)
+            .onConflict((oc) => oc.column('sha256').doNothing()),
+        );
         return;
       }
       case 'BlobReferenced': {

@@ -51,13 +51,22 @@ export const devicesProjection: Projection = {
           created_at: event.at,
           revoked_at: null,
         };
-        run(db, qb.insertInto('devices').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+        run(
+          db,
+          qb
+            .insertInto('devices')
+            .values(row)
+            .onConflict((oc) => oc.column('id').doUpdateSet(row)),
+        );
         return;
       }
       case 'DeviceRevoked':
         run(
           db,
-          qb.updateTable('devices').set({ revoked_at: event.at }).where('id', '=', event.data.deviceId),
+          qb
+            .updateTable('devices')
+            .set({ revoked_at: event.at })
+            .where('id', '=', event.data.deviceId),
         );
         return;
       default:

@@ -7,6 +7,7 @@ import type { UsersTable } from './users.js';
 import type {
   EntityHeadsTable,
   PushAnswersTable,
+  SupersededOpsTable,
   TombstonesTable,
   VaultOpsTable,
   VaultsTable,
@@ -20,6 +21,7 @@ export interface Database {
   devices: DevicesTable;
   vaults: VaultsTable;
   vault_ops: VaultOpsTable;
+  superseded_ops: SupersededOpsTable;
   entity_heads: EntityHeadsTable;
   tombstones: TombstonesTable;
   push_answers: PushAnswersTable;

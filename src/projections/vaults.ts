@@ -6,6 +6,7 @@ import {
   type Sqlite,
 } from '../log/index.js';
 import type { Projection } from './projection.js';
+import { isContentOp, isPathOp, isRelocation, opPath } from './op-paths.js';
 import { all, prepared, qb } from './query.js';
 
 export interface VaultsTable {
@@ -15,6 +16,10 @@ export interface VaultsTable {
   vault_id: string;
   op_count: number;
   head_seq: number;
+  /** The last op that may have moved paths (see isRelocation): supersession stops there. */
+  barrier_seq: number;
+  /** The highest superseded op: a pull from at or past it needs no filter. */
+  superseded_seq: number;
   created_at: string;
   last_activity: string;
 }
@@ -28,6 +33,17 @@ export interface VaultOpsTable {
   entity_type: string;
   entity_id: string;
   op_type: string;
+  /** A file or folder op's path when it is not its entity_id (the desktop's never differ). */
+  path: string | null;
+}
+
+/**
+ * A content op that a later op on the same path makes pointless to apply: pulls leave it
+ * out (README, "What a device receives").
+ */
+export interface SupersededOpsTable {
+  seq: number;
+  vault: number;
 }
 
 /**
@@ -65,6 +81,8 @@ CREATE TABLE IF NOT EXISTS vaults (
   vault_id TEXT NOT NULL,
   op_count INTEGER NOT NULL,
   head_seq INTEGER NOT NULL,
+  barrier_seq INTEGER NOT NULL DEFAULT 0,
+  superseded_seq INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
   last_activity TEXT NOT NULL,
   UNIQUE (user_id, vault_id)
@@ -76,7 +94,12 @@ CREATE TABLE IF NOT EXISTS vault_ops (
   device_id TEXT NOT NULL,
   entity_type TEXT NOT NULL,
   entity_id TEXT NOT NULL,
-  op_type TEXT NOT NULL
+  op_type TEXT NOT NULL,
+  path TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS superseded_ops (
+  seq INTEGER PRIMARY KEY,
+  vault INTEGER NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS vault_ops_op_id ON vault_ops (vault, op_id);
 CREATE TABLE IF NOT EXISTS entity_heads (
@@ -107,7 +130,7 @@ CREATE TABLE IF NOT EXISTS push_answers (
 // Pushes are the hot path: these run once per op, so they are plain SQL prepared once per
 // database instead of being rebuilt by the query builder each time.
 const prepare = (db: Sqlite) => ({
-  findVault: prepared(db, 'SELECT id FROM vaults WHERE user_id = ? AND vault_id = ?'),
+  findVault: prepared(db, 'SELECT id, barrier_seq FROM vaults WHERE user_id = ? AND vault_id = ?'),
   insertVault: prepared(
     db,
     `INSERT INTO vaults (user_id, vault_id, op_count, head_seq, created_at, last_activity)
@@ -115,8 +138,17 @@ const prepare = (db: Sqlite) => ({
   ),
   insertOp: prepared(
     db,
-    `INSERT INTO vault_ops (seq, vault, op_id, device_id, entity_type, entity_id, op_type)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO vault_ops (seq, vault, op_id, device_id, entity_type, entity_id, op_type, path)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  ),
+  entityHead: prepared(
+    db,
+    'SELECT last_seq FROM entity_heads WHERE vault = ? AND entity_type = ? AND entity_id = ?',
+  ),
+  opAt: prepared(db, 'SELECT op_type, path FROM vault_ops WHERE seq = ?'),
+  insertSuperseded: prepared(
+    db,
+    'INSERT INTO superseded_ops (seq, vault) VALUES (?, ?) ON CONFLICT DO NOTHING',
   ),
   upsertEntityHead: prepared(
     db,
@@ -126,7 +158,8 @@ const prepare = (db: Sqlite) => ({
   ),
   advanceVault: prepared(
     db,
-    `UPDATE vaults SET op_count = op_count + ?, head_seq = ?, last_activity = ?
+    `UPDATE vaults SET op_count = op_count + ?, head_seq = ?, last_activity = ?,
+       barrier_seq = max(barrier_seq, ?), superseded_seq = max(superseded_seq, ?)
      WHERE id = ? AND head_seq < ?`,
   ),
   upsertTombstone: prepared(
@@ -146,29 +179,57 @@ const prepare = (db: Sqlite) => ({
 
 type VaultStatements = ReturnType<typeof prepare>;
 
-function vaultRow(s: VaultStatements, stream: string, at: string): number {
+function vaultRow(s: VaultStatements, stream: string, at: string) {
   const { userId, vaultId } = parseVaultStream(stream);
-  const found = (s.findVault.get(userId, vaultId) as { id: number } | undefined)?.id;
+  const found = s.findVault.get(userId, vaultId) as { id: number; barrier_seq: number } | undefined;
   if (found !== undefined) return found;
-  return Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid);
+  return { id: Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid), barrier_seq: 0 };
 }
 
 type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered'>>;
+type WireOp = EventOfType<'OperationPushed'>['data']['op'];
+
+/**
+ * The file content op this one makes pointless to apply, if any: the previous op on the
+ * same file entity, when it only set content at this same path and nothing that moves
+ * paths came in between. Ops whose path is not their entity_id are never paired up (the
+ * desktop does not make them; they are delivered as they are).
+ */
+function supersededBy(s: VaultStatements, vault: number, barrier: number, op: WireOp, seq: number) {
+  const isFileWrite = op.op_type === 'create' || op.op_type === 'update' || op.op_type === 'delete';
+  if (op.entity_type !== 'file' || !isFileWrite) return undefined;
+  const row = s.entityHead.get(vault, 'file', op.entity_id) as { last_seq: number } | undefined;
+  if (!row || row.last_seq >= seq || row.last_seq <= barrier) return undefined;
+  const previous = s.opAt.get(row.last_seq) as { op_type: string; path: string | null };
+  return previous.path === null && isContentOp('file', previous.op_type) ? row.last_seq : undefined;
+}
 
 /**
  * Events in seq order; a run of one stream's ops shares the vault lookup and the vault's
  * update. Applying an event again changes nothing (ops are keyed by seq, heads only move
- * forward, the vault only advances past its head).
+ * forward, the vault only advances past its head, a superseded op is a set member).
  */
 function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   const s = prepare(db);
   let stream = '';
-  let vault = 0;
+  let vault = { id: 0, barrier_seq: 0 };
   let added = 0;
+  let superseded = 0;
   let last: RecordedEvent | undefined;
   const advance = () => {
-    if (last && added > 0) s.advanceVault.run(added, last.seq, last.at, vault, last.seq);
+    if (last && added > 0) {
+      s.advanceVault.run(
+        added,
+        last.seq,
+        last.at,
+        vault.barrier_seq,
+        superseded,
+        vault.id,
+        last.seq,
+      );
+    }
     added = 0;
+    superseded = 0;
   };
   for (const event of events as readonly VaultEvent[]) {
     if (event.stream !== stream) {
@@ -178,22 +239,31 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
     }
     if (event.type === 'PushAnswered') {
       const d = event.data;
-      s.upsertAnswer.run(vault, d.idempotencyKey, d.requestDigest, d.response, event.at);
+      s.upsertAnswer.run(vault.id, d.idempotencyKey, d.requestDigest, d.response, event.at);
       continue;
     }
     const d = event.data.op;
+    const path = isPathOp(d.entity_type) ? opPath(d.entity_id, d.payload_json) : d.entity_id;
     const inserted = s.insertOp.run(
       event.seq,
-      vault,
+      vault.id,
       d.op_id,
       d.device_id,
       d.entity_type,
       d.entity_id,
       d.op_type,
+      path === d.entity_id ? null : path,
     ).changes;
-    s.upsertEntityHead.run(vault, d.entity_type, d.entity_id, event.seq);
+    const previous =
+      path === d.entity_id ? supersededBy(s, vault.id, vault.barrier_seq, d, event.seq) : undefined;
+    if (previous !== undefined) {
+      s.insertSuperseded.run(previous, vault.id);
+      superseded = Math.max(superseded, previous);
+    }
+    if (isRelocation(d.entity_type, d.op_type)) vault.barrier_seq = event.seq;
+    s.upsertEntityHead.run(vault.id, d.entity_type, d.entity_id, event.seq);
     if (d.op_type === 'delete') {
-      s.upsertTombstone.run(vault, d.entity_type, d.entity_id, d.op_id, event.at);
+      s.upsertTombstone.run(vault.id, d.entity_type, d.entity_id, d.op_id, event.at);
     }
     added += inserted;
     last = event;
@@ -203,8 +273,8 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
 
 export const vaultsProjection: Projection = {
   name: 'vaults',
-  version: 2,
-  tables: ['vaults', 'vault_ops', 'entity_heads', 'tombstones', 'push_answers'],
+  version: 3,
+  tables: ['vaults', 'vault_ops', 'superseded_ops', 'entity_heads', 'tombstones', 'push_answers'],
   handles: ['OperationPushed', 'PushAnswered'],
   init(db) {
     db.exec(DDL);
