@@ -44,12 +44,26 @@ export const stringField = (payload: Payload, field: string) => {
   return typeof value === 'string' ? value : '';
 };
 
+const PATH_KEY = '"path":"';
+
 /**
- * The path a file or folder op acts on. Payloads without a "path" key are not parsed: a
- * text file's payload carries its whole content.
+ * The path a file or folder op acts on. A text file's payload carries its whole content
+ * (up to megabytes), so it is parsed only when the cheap reading fails. The desktop writes
+ * keys in sorted order, which puts `path` last: `..."path":"<string>"}`. The sequence
+ * `"path":"` cannot occur inside a JSON string (a quote there is always escaped), so when
+ * the text ends with it and a valid string literal, that is the top-level key's value.
  */
 export function opPath(entityId: string, payloadJson: string): string {
-  if (!payloadJson.includes('"path"')) return entityId;
+  const at = payloadJson.lastIndexOf(PATH_KEY);
+  if (at < 0 && !payloadJson.includes('"path"')) return entityId;
+  if (at >= 0 && payloadJson.endsWith('"}')) {
+    try {
+      const value: unknown = JSON.parse(payloadJson.slice(at + PATH_KEY.length - 1, -1));
+      if (typeof value === 'string') return value || entityId;
+    } catch {
+      // Not the last key: read it the slow way.
+    }
+  }
   return stringField(payloadObject(payloadJson), 'path') || entityId;
 }
 
