@@ -189,19 +189,32 @@ function vaultRow(s: VaultStatements, stream: string, at: string) {
 type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered'>>;
 type WireOp = EventOfType<'OperationPushed'>['data']['op'];
 
+const isFileWrite = (opType: string) =>
+  opType === 'create' || opType === 'update' || opType === 'delete';
+
 /**
- * The file content op this one makes pointless to apply, if any: the previous op on the
- * same file entity, when it only set content at this same path and nothing that moves
- * paths came in between. Ops whose path is not their entity_id are never paired up (the
- * desktop does not make them; they are delivered as they are).
+ * Whether applying only the later of two ops on one path leaves a device as applying both
+ * would, under the desktop's rules: content set by a create or update is replaced by any
+ * later write; a delete is undone by a later update (the desktop writes an update whether
+ * the file exists or not) and repeated by a later delete. A delete before a create is kept:
+ * the desktop refuses a create over an existing file.
+ */
+const replaces = (previous: string, next: string) =>
+  isContentOp('file', previous) || (previous === 'delete' && next !== 'create');
+
+/**
+ * The op this one makes pointless to apply, if any: the previous op on the same file entity,
+ * at this same path, with nothing that moves paths in between. Ops whose path is not their
+ * entity_id are never paired up (the desktop does not make them; they are delivered as they
+ * are).
  */
 function supersededBy(s: VaultStatements, vault: number, barrier: number, op: WireOp, seq: number) {
-  const isFileWrite = op.op_type === 'create' || op.op_type === 'update' || op.op_type === 'delete';
-  if (op.entity_type !== 'file' || !isFileWrite) return undefined;
+  if (op.entity_type !== 'file' || !isFileWrite(op.op_type)) return undefined;
   const row = s.entityHead.get(vault, 'file', op.entity_id) as { last_seq: number } | undefined;
   if (!row || row.last_seq >= seq || row.last_seq <= barrier) return undefined;
   const previous = s.opAt.get(row.last_seq) as { op_type: string; path: string | null };
-  return previous.path === null && isContentOp('file', previous.op_type) ? row.last_seq : undefined;
+  const samePathWrite = previous.path === null && isFileWrite(previous.op_type);
+  return samePathWrite && replaces(previous.op_type, op.op_type) ? row.last_seq : undefined;
 }
 
 /**

@@ -98,6 +98,20 @@ describe('a pull', () => {
     expect(ids((await pullAll(server, reader)).ops)).toEqual(['a1', 'mv', 'a2', 'x1', 'x2']);
   });
 
+  it('leaves out a delete that a later update of the path undoes, and keeps one before a create', async () => {
+    const reader = await synced('reader');
+    const writer = await synced('writer');
+    await pushOk(writer, [
+      op('a-del', 'file', 'a.md', 'delete', { path: 'a.md' }),
+      textOp('a-edit', 'a.md', 'edited elsewhere'),
+      op('b-del', 'file', 'b.md', 'delete', { path: 'b.md' }),
+      textOp('b-new', 'b.md', 'new b', { op_type: 'create' }),
+      op('c-del', 'file', 'c.md', 'delete', { path: 'c.md' }),
+      op('c-del-2', 'file', 'c.md', 'delete', { path: 'c.md' }),
+    ]);
+    expect(ids((await pullAll(server, reader)).ops)).toEqual(['a-edit', 'b-del', 'b-new', 'c-del-2']);
+  });
+
   it('pages the remaining ops with the contract’s cursor rules', async () => {
     const reader = await synced('reader');
     const writer = await synced('writer');
