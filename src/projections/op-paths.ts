@@ -46,22 +46,37 @@ export const stringField = (payload: Payload, field: string) => {
 
 const PATH_KEY = '"path":"';
 
+/** Index of the quote that closes the JSON string whose opening quote is at `open`, or -1. */
+function closingQuote(json: string, open: number): number {
+  for (let at = json.indexOf('"', open + 1); at >= 0; at = json.indexOf('"', at + 1)) {
+    let slashes = 0;
+    while (json[at - 1 - slashes] === '\\') slashes += 1;
+    if (slashes % 2 === 0) return at;
+  }
+  return -1;
+}
+
 /**
  * The path a file or folder op acts on. A text file's payload carries its whole content
- * (up to megabytes), so it is parsed only when the cheap reading fails. The desktop writes
- * keys in sorted order, which puts `path` last: `..."path":"<string>"}`. The sequence
- * `"path":"` cannot occur inside a JSON string (a quote there is always escaped), so when
- * the text ends with it and a valid string literal, that is the top-level key's value.
+ * (up to megabytes), so it is parsed whole only when the cheap reading fails. The sequence
+ * `"path":"` cannot occur inside a JSON string (a quote there is always escaped), so where
+ * it opens the object or its string value closes the object, it is the top-level key: the
+ * desktop writes keys in sorted order, which puts `path` last.
  */
 export function opPath(entityId: string, payloadJson: string): string {
-  const at = payloadJson.lastIndexOf(PATH_KEY);
-  if (at < 0 && !payloadJson.includes('"path"')) return entityId;
-  if (at >= 0 && payloadJson.endsWith('"}')) {
-    try {
-      const value: unknown = JSON.parse(payloadJson.slice(at + PATH_KEY.length - 1, -1));
-      if (typeof value === 'string') return value || entityId;
-    } catch {
-      // Not the last key: read it the slow way.
+  const last = payloadJson.lastIndexOf(PATH_KEY);
+  if (last < 0 && !payloadJson.includes('"path"')) return entityId;
+  for (const at of payloadJson.startsWith(`{${PATH_KEY}`) ? [1, last] : [last]) {
+    if (at < 0) continue;
+    const open = at + PATH_KEY.length - 1;
+    const close = closingQuote(payloadJson, open);
+    const closesObject = close === payloadJson.length - 2 && payloadJson.endsWith('}');
+    if (close > open && (at === 1 || closesObject)) {
+      try {
+        return (JSON.parse(payloadJson.slice(open, close + 1)) as string) || entityId;
+      } catch {
+        break; // Not valid JSON after all: the full parse below decides.
+      }
     }
   }
   return stringField(payloadObject(payloadJson), 'path') || entityId;

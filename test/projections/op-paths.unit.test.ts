@@ -12,6 +12,8 @@ describe('opPath', () => {
     expect(opPath('a.md', '')).toBe('a.md');
     expect(opPath('a.md', JSON.stringify({ path: '' }))).toBe('a.md');
     expect(opPath('a.md', '{ "path" : "b.md" }')).toBe('b.md');
+    expect(opPath('a.md', JSON.stringify({ path: 'q\\"x\\', content: 'c' }))).toBe('q\\"x\\');
+    expect(opPath('a.md', JSON.stringify({ content: 'c', path: 'q\\"x\\' }))).toBe('q\\"x\\');
   });
 
   it('is not fooled by a "path" inside the content or a nested object', () => {
@@ -22,11 +24,12 @@ describe('opPath', () => {
     expect(opPath('a.md', JSON.stringify({ meta: { path: 'c.md' } }))).toBe('a.md');
   });
 
-  test.prop([fc.dictionary(fc.string(), fc.jsonValue()), fc.option(fc.string())])(
+  test.prop([fc.dictionary(fc.string(), fc.jsonValue()), fc.option(fc.string()), fc.boolean()])(
     'agrees with a full parse of any payload',
-    (fields, path) => {
-      const payload: Record<string, unknown> = { ...fields };
-      if (path !== null) payload.path = path;
+    (fields, path, first) => {
+      const payload: Record<string, unknown> = first && path !== null ? { path } : {};
+      Object.assign(payload, fields);
+      if (path !== null && !first) payload.path = path;
       const json = JSON.stringify(payload);
       const parsed = (JSON.parse(json) as Record<string, unknown>).path;
       expect(opPath('entity', json)).toBe(typeof parsed === 'string' && parsed ? parsed : 'entity');
