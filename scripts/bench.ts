@@ -9,12 +9,19 @@ import { fileSystemOf, fsyncLatencyMs } from './bench/fixture.js';
 import { logSection } from './bench/log-append.js';
 import { parseBenchArgs, USAGE } from './bench/options.js';
 import { blobSection } from './bench/blob-section.js';
+import { firstSyncSection } from './bench/first-sync.js';
 import { replaySection } from './bench/replay.js';
 import { describeMachine, renderMachine, renderTable } from './bench/report.js';
 import { say, type Section, type SectionResult } from './bench/section.js';
 import { syncSection } from './bench/sync.js';
 
-const SECTIONS: readonly Section[] = [logSection, replaySection, syncSection, blobSection];
+const SECTIONS: readonly Section[] = [
+  logSection,
+  replaySection,
+  syncSection,
+  firstSyncSection,
+  blobSection,
+];
 
 function sqliteVersion(): string {
   const db = openDatabase(':memory:');
@@ -37,7 +44,7 @@ function probeFsync(): number {
 async function main(): Promise<void> {
   const options = parseBenchArgs(process.argv.slice(2));
   if (options.help) {
-    const list = SECTIONS.map((s) => `  ${s.name.padEnd(8)} ${s.description}`).join('\n');
+    const list = SECTIONS.map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join('\n');
     process.stdout.write(`${USAGE}\nsections (default: all):\n${list}\n`);
     return;
   }

@@ -30,6 +30,7 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       'blob-mib': { type: 'string' },
       'pull-only': { type: 'boolean', default: false },
       server: { type: 'string' },
+      baseline: { type: 'string' },
     },
   });
   const positive = (name: string, value: string | undefined) => {
@@ -53,12 +54,13 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
     blobMiB: positive('blob-mib', values['blob-mib']),
     pullOnly: values['pull-only'],
     server: values.server,
+    baseline: values.baseline,
   };
 }
 
 export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS]
-                        [--events-per-stream K] [--blob-mib N] [--json]
-                        [--events-per-stream K] [--pull-only] [--server PATH] [--json]
+                        [--events-per-stream K] [--blob-mib N] [--pull-only]
+                        [--server PATH] [--baseline PATH] [--json]
 
 Runs on a temporary data directory under the system temp dir (deleted afterwards).
 Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
@@ -70,7 +72,9 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
 --blob-mib N     size of the blob in the blobs and sync sections (default 100, --quick 16)
 --pull-only      sync: skip the blob part and run each pull pass 5 times, not 3 (median),
                  for comparing changes to the pull path
---server PATH    sync: start this built server entry (e.g. another checkout's
+--server PATH    sync, first-sync: start this built server entry (e.g. another checkout's
                  build/bin/verstak-sync-server) instead of this build's, for A/B runs
+--baseline PATH  first-sync: also run a new device's first sync against this built server
+                 entry (e.g. the commit before first syncs) on an identically pushed vault
 --json           print the results as JSON on stdout (progress stays on stderr)
 `;

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { DEFAULT_PULL_PAGE } from '../../src/commands/sync-service.js';
 import { percentile } from './http-client.js';
 import { RawHttpConnection } from './raw-http.js';
 
@@ -47,7 +48,7 @@ export function checkPage(body: Buffer, cursor: number, pageLimit: number): Page
   return { ops, last, hasMore };
 }
 
-/** A fresh device pulling the whole vault over one raw keep-alive connection. */
+/** A device pulling the whole vault from 0 over one raw keep-alive connection. */
 export async function pullPhase(baseUrl: string, token: string, pageLimit: number) {
   const url = new URL(baseUrl);
   const connection = new RawHttpConnection(url.hostname, Number(url.port));
@@ -81,6 +82,19 @@ export async function pullPhase(baseUrl: string, token: string, pageLimit: numbe
 }
 
 export type PullPass = Awaited<ReturnType<typeof pullPhase>>;
+
+/** One pull without page_limit (the desktop's default page size), its page checked. */
+export async function pullOnce(baseUrl: string, token: string, since: number): Promise<PageCheck> {
+  const url = new URL(baseUrl);
+  const connection = new RawHttpConnection(url.hostname, Number(url.port));
+  try {
+    const res = await connection.post('/api/v1/sync/pull', `{"since_sequence":${since}}`, token);
+    if (res.status !== 200) throw new Error(`pull ${res.status} ${res.body.toString()}`);
+    return checkPage(res.body, since, DEFAULT_PULL_PAGE);
+  } finally {
+    connection.close();
+  }
+}
 
 /**
  * CPU time of a process, all its threads (GC and compiler helpers too), in ns; undefined

@@ -14,6 +14,8 @@ export interface BenchOptions {
   readonly pullOnly: boolean;
   /** sync: the built server entry to start instead of this build's (an A/B against another build). */
   readonly server: string | undefined;
+  /** first-sync: another build's server entry, measured beside ours on the same vault. */
+  readonly baseline: string | undefined;
 }
 
 export type Cell = string | number;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
-import { processCpuNs, pullPasses } from './pull-load.js';
+import { processCpuNs, pullOnce, pullPasses } from './pull-load.js';
 
 const PASSWORD = 'bench-password-123';
 
@@ -163,16 +163,24 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
   };
 }
 
-/** 8 devices pushing 100-op batches, then a fresh device pulling everything. */
+/**
+ * 8 devices pushing 100-op batches, then a device that synced the empty vault pulling
+ * everything from 0.
+ */
 export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promise<SyncLoadFigures> {
   const server = await startBenchServer(binary, opts.devices + 1);
   try {
     const tokens = server.tokens.slice(0, opts.devices);
+    const reader = server.tokens[opts.devices]!;
+    // The reader's first pull from 0 would plan a first sync of the vault's final state
+    // (README, "What a device receives"). Done on the empty vault, it is over at once, and
+    // the passes below measure the pull path every device past its first sync takes.
+    const first = await pullOnce(server.baseUrl, reader, 0);
+    if (first.ops !== 0 || first.hasMore) throw new Error('the empty vault pulled ops');
     const pid = server.child.pid!;
     const cpu0 = processCpuNs(pid);
     const pushed = await pushPhase(server.baseUrl, tokens, opts);
     const cpu1 = processCpuNs(pid);
-    const reader = server.tokens[opts.devices]!;
     const passes = opts.pullPasses ?? 1;
     const pull100 = await pullPasses(server.baseUrl, reader, 100, passes, pid);
     const pull1000 = await pullPasses(server.baseUrl, reader, 1000, passes, pid);

@@ -20,7 +20,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
   // The ceiling wrote hundreds of MiB: flushed now, their writeback is not charged to the
   // server's fsyncs in the push phase.
   spawnSync('sync');
-  say('sync: 8 devices pushing 100-op batches over HTTP, then a fresh device pulling');
+  say('sync: 8 devices pushing 100-op batches over HTTP, then one device pulling everything');
   const load = await runSyncLoad(binary, {
     devices: 8,
     batch: 100,
@@ -103,6 +103,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       'ceiling: the same hash-chained appends (100 per fsynced commit) and reads by sequence done in-process with better-sqlite3, measured in this run',
       'share: our HTTP figure divided by the ceiling (the original reaches about 0.22 on push, 0.2 on pull)',
       `push payloads ~200 bytes; ${seconds} s of pushing; pushes from several devices share a commit (group commit)`,
+      'pulling device: paired with the others and pulled once while the vault was empty, so its first sync is over and its pulls from 0 take the ordinary pull path (a first sync is the first-sync section)',
       'pull client: HTTP/1.1 written on one keep-alive socket (scripts/bench/raw-http.ts; node:http cost more CPU per page than the server did); each answer is read by Content-Length and each page checked like the desktop does (paging fields, op count, page_last_sequence = last op, progress, trailing newline)',
       ...(pullPasses > 1
         ? [`pull figures: median of ${pullPasses} passes over the whole vault`]
