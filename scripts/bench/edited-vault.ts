@@ -110,14 +110,16 @@ export function editedVault(shape: VaultShape): { ops: WireOp[]; expected: Expec
   const ops: WireOp[] = [];
   const state = new Map<string, string>();
   const revisions = new Map<string, number>();
-  // For the supersession count: each file's last op type, under the server's rule (any
-  // later write replaces content; a later update or delete replaces a delete).
-  const lastOp = new Map<string, string>();
+  // For the supersession count, each file's writes that no later one has replaced yet,
+  // under the server's rule: any write replaces content; an update or delete also replaces
+  // a delete, and a create does not.
+  const standing = new Map<string, string[]>();
   let superseded = 0;
   const fileOp = (path: string, opType: string) => {
-    const previous = lastOp.get(path);
-    if (previous !== undefined && (previous !== 'delete' || opType !== 'create')) superseded += 1;
-    lastOp.set(path, opType);
+    const earlier = standing.get(path) ?? [];
+    const replaced = opType === 'create' ? earlier.filter((op) => op !== 'delete') : earlier;
+    superseded += replaced.length;
+    standing.set(path, [...earlier.filter((op) => !replaced.includes(op)), opType]);
     if (opType === 'delete') {
       state.delete(path);
       ops.push({

@@ -94,6 +94,31 @@ export function relocationOf(
   return from && to && from !== to ? { from, to } : undefined;
 }
 
+/**
+ * The paths a relocation moves things from and to, as the desktop reads them; [''] (every
+ * path) when its payload names none.
+ */
+export function touchedPaths(entityType: string, entityId: string, payload: Payload): string[] {
+  if (isPathOp(entityType)) {
+    const moved = relocationOf(entityType, entityId, payload);
+    return moved ? [moved.from, moved.to] : [''];
+  }
+  const paths = ['previousPath', 'path', 'name']
+    .map((f) => stringField(payload, f))
+    .filter(Boolean);
+  return paths.length > 0 ? paths : [''];
+}
+
+/** The folders above a path, nearest first, ending with '' (the vault's root). */
+export function ancestorsOf(path: string): string[] {
+  const found: string[] = [];
+  for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1)) {
+    found.push(path.slice(0, at));
+  }
+  found.push('');
+  return found;
+}
+
 /** `path` itself or anything below it. */
 export const isUnder = (root: string, path: string) =>
   path === root ||

@@ -6,6 +6,7 @@ import type { SettingsTable } from './settings.js';
 import type { UsersTable } from './users.js';
 import type {
   EntityHeadsTable,
+  PathMovesTable,
   PushAnswersTable,
   SupersededOpsTable,
   TombstonesTable,
@@ -22,6 +23,7 @@ export interface Database {
   vaults: VaultsTable;
   vault_ops: VaultOpsTable;
   superseded_ops: SupersededOpsTable;
+  path_moves: PathMovesTable;
   entity_heads: EntityHeadsTable;
   tombstones: TombstonesTable;
   push_answers: PushAnswersTable;

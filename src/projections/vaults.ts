@@ -6,7 +6,14 @@ import {
   type Sqlite,
 } from '../log/index.js';
 import type { Projection } from './projection.js';
-import { isContentOp, isPathOp, isRelocation, opPath } from './op-paths.js';
+import {
+  ancestorsOf,
+  isPathOp,
+  isRelocation,
+  opPath,
+  payloadObject,
+  touchedPaths,
+} from './op-paths.js';
 import { all, prepared, qb } from './query.js';
 
 export interface VaultsTable {
@@ -38,6 +45,16 @@ export interface VaultOpsTable {
 }
 
 /**
+ * The last relocation that touched each path, as its source or target; path '' stands for
+ * a relocation whose paths the server cannot read (it touches every path).
+ */
+export interface PathMovesTable {
+  vault: number;
+  path: string;
+  seq: number;
+}
+
+/**
  * A content op that a later op on the same path makes pointless to apply: pulls leave it
  * out (README, "What a device receives").
  */
@@ -56,6 +73,11 @@ export interface EntityHeadsTable {
   entity_type: string;
   entity_id: string;
   last_seq: number;
+  /**
+   * When the last op is a file create that followed a delete of its path, that delete: a
+   * later update or delete of the path makes both pointless. 0 otherwise.
+   */
+  kept_delete: number;
 }
 
 export interface TombstonesTable {
@@ -107,6 +129,7 @@ CREATE TABLE IF NOT EXISTS entity_heads (
   entity_type TEXT NOT NULL,
   entity_id TEXT NOT NULL,
   last_seq INTEGER NOT NULL,
+  kept_delete INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (vault, entity_type, entity_id)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -117,6 +140,12 @@ CREATE TABLE IF NOT EXISTS tombstones (
   deleted_at TEXT NOT NULL,
   PRIMARY KEY (vault, entity_type, entity_id)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS path_moves (
+  vault INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (vault, path)
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS push_answers (
   vault INTEGER NOT NULL,
   idempotency_key TEXT NOT NULL,
@@ -143,18 +172,27 @@ const prepare = (db: Sqlite) => ({
   ),
   entityHead: prepared(
     db,
-    'SELECT last_seq FROM entity_heads WHERE vault = ? AND entity_type = ? AND entity_id = ?',
+    `SELECT last_seq, kept_delete FROM entity_heads
+     WHERE vault = ? AND entity_type = ? AND entity_id = ?`,
   ),
   opAt: prepared(db, 'SELECT op_type, path FROM vault_ops WHERE seq = ?'),
   insertSuperseded: prepared(
     db,
     'INSERT INTO superseded_ops (seq, vault) VALUES (?, ?) ON CONFLICT DO NOTHING',
   ),
+  pathMove: prepared(db, 'SELECT seq FROM path_moves WHERE vault = ? AND path = ?'),
+  upsertPathMove: prepared(
+    db,
+    `INSERT INTO path_moves (vault, path, seq) VALUES (?, ?, ?)
+     ON CONFLICT (vault, path) DO UPDATE SET seq = max(seq, excluded.seq)`,
+  ),
   upsertEntityHead: prepared(
     db,
-    `INSERT INTO entity_heads (vault, entity_type, entity_id, last_seq) VALUES (?, ?, ?, ?)
-     ON CONFLICT (vault, entity_type, entity_id)
-     DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+    `INSERT INTO entity_heads (vault, entity_type, entity_id, last_seq, kept_delete)
+     VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (vault, entity_type, entity_id) DO UPDATE SET
+       kept_delete = iif(excluded.last_seq > last_seq, excluded.kept_delete, kept_delete),
+       last_seq = max(last_seq, excluded.last_seq)`,
   ),
   advanceVault: prepared(
     db,
@@ -179,7 +217,13 @@ const prepare = (db: Sqlite) => ({
 
 type VaultStatements = ReturnType<typeof prepare>;
 
-function vaultRow(s: VaultStatements, stream: string, at: string) {
+interface VaultState {
+  readonly id: number;
+  /** The vault's last relocation, of any path. */
+  barrier_seq: number;
+}
+
+function vaultRow(s: VaultStatements, stream: string, at: string): VaultState {
   const { userId, vaultId } = parseVaultStream(stream);
   const found = s.findVault.get(userId, vaultId) as { id: number; barrier_seq: number } | undefined;
   if (found !== undefined) return found;
@@ -192,29 +236,58 @@ type WireOp = EventOfType<'OperationPushed'>['data']['op'];
 const isFileWrite = (opType: string) =>
   opType === 'create' || opType === 'update' || opType === 'delete';
 
-/**
- * Whether applying only the later of two ops on one path leaves a device as applying both
- * would, under the desktop's rules: content set by a create or update is replaced by any
- * later write; a delete is undone by a later update (the desktop writes an update whether
- * the file exists or not) and repeated by a later delete. A delete before a create is kept:
- * the desktop refuses a create over an existing file.
- */
-const replaces = (previous: string, next: string) =>
-  isContentOp('file', previous) || (previous === 'delete' && next !== 'create');
+/** Whether a relocation touched `path`, one of its folders or an unknown path after `after`. */
+function movedSince(s: VaultStatements, vault: number, path: string, after: number): boolean {
+  for (const root of [path, ...ancestorsOf(path)]) {
+    const row = s.pathMove.get(vault, root) as { seq: number } | undefined;
+    if (row && row.seq > after) return true;
+  }
+  return false;
+}
+
+interface Supersession {
+  /** Earlier ops on the path that this one makes pointless to apply. */
+  readonly superseded: readonly number[];
+  /** The entity head's kept_delete after this op. */
+  readonly keptDelete: number;
+}
+
+const NONE: Supersession = { superseded: [], keptDelete: 0 };
 
 /**
- * The op this one makes pointless to apply, if any: the previous op on the same file entity,
- * at this same path, with nothing that moves paths in between. Ops whose path is not their
- * entity_id are never paired up (the desktop does not make them; they are delivered as they
- * are).
+ * Which earlier writes of this file op's path are pointless once it is stored, so that
+ * applying the rest leaves every device where applying all would, under the desktop's rules.
+ * An update writes the file whether it exists or not and a delete removes it whatever it
+ * held, so either makes every earlier write since the path's last relocation pointless: the
+ * previous op, and the delete before it when that was a create. A create makes a previous
+ * create or update pointless, but not a delete before it: the desktop refuses a create over
+ * an existing file. Only ops whose path is their entity_id are paired up (the desktop's
+ * always are; others are delivered as they are), and none across a relocation of the path
+ * or of a folder above it.
  */
-function supersededBy(s: VaultStatements, vault: number, barrier: number, op: WireOp, seq: number) {
-  if (op.entity_type !== 'file' || !isFileWrite(op.op_type)) return undefined;
-  const row = s.entityHead.get(vault, 'file', op.entity_id) as { last_seq: number } | undefined;
-  if (!row || row.last_seq >= seq || row.last_seq <= barrier) return undefined;
-  const previous = s.opAt.get(row.last_seq) as { op_type: string; path: string | null };
-  const samePathWrite = previous.path === null && isFileWrite(previous.op_type);
-  return samePathWrite && replaces(previous.op_type, op.op_type) ? row.last_seq : undefined;
+function supersession(
+  s: VaultStatements,
+  vault: VaultState,
+  op: WireOp,
+  seq: number,
+): Supersession {
+  if (op.entity_type !== 'file' || !isFileWrite(op.op_type)) return NONE;
+  const head = s.entityHead.get(vault.id, 'file', op.entity_id) as
+    { last_seq: number; kept_delete: number } | undefined;
+  if (!head || head.last_seq >= seq) return NONE;
+  // The vault's last relocation is older than the previous op: no path lookups needed.
+  if (head.last_seq <= vault.barrier_seq && movedSince(s, vault.id, op.entity_id, head.last_seq)) {
+    return NONE;
+  }
+  const previous = s.opAt.get(head.last_seq) as { op_type: string; path: string | null };
+  if (previous.path !== null || !isFileWrite(previous.op_type)) return NONE;
+  if (op.op_type === 'create') {
+    return previous.op_type === 'delete'
+      ? { superseded: [], keptDelete: head.last_seq }
+      : { superseded: [head.last_seq], keptDelete: head.kept_delete };
+  }
+  const kept = previous.op_type === 'create' && head.kept_delete > 0 ? [head.kept_delete] : [];
+  return { superseded: [head.last_seq, ...kept], keptDelete: 0 };
 }
 
 /**
@@ -225,7 +298,7 @@ function supersededBy(s: VaultStatements, vault: number, barrier: number, op: Wi
 function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   const s = prepare(db);
   let stream = '';
-  let vault = { id: 0, barrier_seq: 0 };
+  let vault: VaultState = { id: 0, barrier_seq: 0 };
   let added = 0;
   let superseded = 0;
   let last: RecordedEvent | undefined;
@@ -267,14 +340,19 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
       d.op_type,
       path === d.entity_id ? null : path,
     ).changes;
-    const previous =
-      path === d.entity_id ? supersededBy(s, vault.id, vault.barrier_seq, d, event.seq) : undefined;
-    if (previous !== undefined) {
-      s.insertSuperseded.run(previous, vault.id);
-      superseded = Math.max(superseded, previous);
+    const found = path === d.entity_id ? supersession(s, vault, d, event.seq) : NONE;
+    for (const earlier of found.superseded) {
+      s.insertSuperseded.run(earlier, vault.id);
+      superseded = Math.max(superseded, earlier);
     }
-    if (isRelocation(d.entity_type, d.op_type)) vault.barrier_seq = event.seq;
-    s.upsertEntityHead.run(vault.id, d.entity_type, d.entity_id, event.seq);
+    if (isRelocation(d.entity_type, d.op_type)) {
+      vault.barrier_seq = event.seq;
+      const payload = payloadObject(d.payload_json);
+      for (const moved of touchedPaths(d.entity_type, d.entity_id, payload)) {
+        s.upsertPathMove.run(vault.id, moved, event.seq);
+      }
+    }
+    s.upsertEntityHead.run(vault.id, d.entity_type, d.entity_id, event.seq, found.keptDelete);
     if (d.op_type === 'delete') {
       s.upsertTombstone.run(vault.id, d.entity_type, d.entity_id, d.op_id, event.at);
     }
@@ -287,7 +365,15 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
 export const vaultsProjection: Projection = {
   name: 'vaults',
   version: 3,
-  tables: ['vaults', 'vault_ops', 'superseded_ops', 'entity_heads', 'tombstones', 'push_answers'],
+  tables: [
+    'vaults',
+    'vault_ops',
+    'superseded_ops',
+    'path_moves',
+    'entity_heads',
+    'tombstones',
+    'push_answers',
+  ],
   handles: ['OperationPushed', 'PushAnswered'],
   init(db) {
     db.exec(DDL);

@@ -93,7 +93,11 @@ export function streamUpload(options: StreamedUpload): Promise<UploadOutcome> {
  * A client that writes its whole request before reading a single byte of the answer,
  * the worst case for an early answer: it only survives a lingering close.
  */
-export function writeAllThenRead(port: number, requestHead: string, bodyBytes: number): Promise<string> {
+export function writeAllThenRead(
+  port: number,
+  requestHead: string,
+  bodyBytes: number,
+): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let received = '';
@@ -121,38 +125,47 @@ export function writeAllThenRead(port: number, requestHead: string, bodyBytes: n
 
 /** Downloads a blob through node:http, hashing as it streams. */
 export function streamDownload(port: number, token: string, sha: string) {
-  return new Promise<{ status: number; length?: string; size: number; sha256: string; error?: string }>(
-    (resolve) => {
-      const hash = createHash('sha256');
-      let size = 0;
-      let settled = false;
-      const req = request(
-        { host: '127.0.0.1', port, path: `/api/v1/blobs/${sha}`, headers: { authorization: `Bearer ${token}` } },
-        (res) => {
-          const done = (error?: string) => {
-            if (settled) return;
-            settled = true;
-            resolve({
-              status: res.statusCode ?? 0,
-              length: res.headers['content-length'],
-              size,
-              sha256: hash.digest('hex'),
-              ...(error ? { error } : {}),
-            });
-          };
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            hash.update(chunk);
+  return new Promise<{
+    status: number;
+    length?: string;
+    size: number;
+    sha256: string;
+    error?: string;
+  }>((resolve) => {
+    const hash = createHash('sha256');
+    let size = 0;
+    let settled = false;
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: `/api/v1/blobs/${sha}`,
+        headers: { authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        const done = (error?: string) => {
+          if (settled) return;
+          settled = true;
+          resolve({
+            status: res.statusCode ?? 0,
+            length: res.headers['content-length'],
+            size,
+            sha256: hash.digest('hex'),
+            ...(error ? { error } : {}),
           });
-          res.on('end', () => done());
-          res.on('error', (err) => done(err.message));
-          res.on('aborted', () => done('aborted'));
-        },
-      );
-      req.on('error', (err) => resolve({ status: 0, size, sha256: '', error: err.message }));
-      req.end();
-    },
-  );
+        };
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          hash.update(chunk);
+        });
+        res.on('end', () => done());
+        res.on('error', (err) => done(err.message));
+        res.on('aborted', () => done('aborted'));
+      },
+    );
+    req.on('error', (err) => resolve({ status: 0, size, sha256: '', error: err.message }));
+    req.end();
+  });
 }
 
 /** A download read slowly, a pause after every chunk: the server's socket stays full. */
@@ -161,7 +174,12 @@ export function slowDownload(port: number, token: string, sha: string) {
     const hash = createHash('sha256');
     let size = 0;
     const req = request(
-      { host: '127.0.0.1', port, path: `/api/v1/blobs/${sha}`, headers: { authorization: `Bearer ${token}` } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: `/api/v1/blobs/${sha}`,
+        headers: { authorization: `Bearer ${token}` },
+      },
       (res) => {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
@@ -169,7 +187,9 @@ export function slowDownload(port: number, token: string, sha: string) {
           res.pause();
           setTimeout(() => res.resume(), 1);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, size, sha256: hash.digest('hex') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, size, sha256: hash.digest('hex') }),
+        );
         res.on('error', reject);
       },
     );

@@ -61,7 +61,13 @@ export async function openBlobWorld(options: WorldOptions = {}): Promise<BlobWor
       method: 'POST',
       url: '/api/client/pair',
       remoteAddress: `10.0.0.${++ip}`,
-      payload: { login, password: PASSWORD, device_name: 'test', client_version: 'test', vault_id: vaultId },
+      payload: {
+        login,
+        password: PASSWORD,
+        device_name: 'test',
+        client_version: 'test',
+        vault_id: vaultId,
+      },
     });
     if (res.statusCode !== 200) throw new Error(`pairing failed: ${res.body}`);
     const body = res.json<{ device_token: string; device_id: string; user_id: string }>();
@@ -92,7 +98,10 @@ export interface Part {
 }
 
 /** A multipart/form-data body written out by hand, so that malformed ones can be too. */
-export function multipartBody(parts: readonly Part[], boundary = `verstak${randomBytes(8).toString('hex')}`) {
+export function multipartBody(
+  parts: readonly Part[],
+  boundary = `verstak${randomBytes(8).toString('hex')}`,
+) {
   const chunks: Buffer[] = [];
   for (const part of parts) {
     const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`;

@@ -29,7 +29,10 @@ async function listening(options: WorldOptions = {}, checkEveryMs?: number) {
   // test can tell whether a long upload would have been cut. The headers timeout must be
   // below the request timeout, as `serve` sets it, or Node applies the larger of the two.
   if (checkEveryMs) {
-    Object.assign(w.app.server, { connectionsCheckingInterval: checkEveryMs, headersTimeout: checkEveryMs * 2 });
+    Object.assign(w.app.server, {
+      connectionsCheckingInterval: checkEveryMs,
+      headersTimeout: checkEveryMs * 2,
+    });
   }
   await w.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = w.app.server.address() as AddressInfo;
@@ -53,21 +56,24 @@ describe('an upload over max_blob_bytes, over a real connection', () => {
   it.each([
     ['with a Content-Length', false],
     ['chunked', true],
-  ])('is answered 413 blob_too_large while the client is still sending (%s)', async (_name, chunked) => {
-    const { w, port } = await listening({ limits });
-    const head = logHead(w);
-    const outcome = await streamUpload({
-      port,
-      token: w.alice.token,
-      block: randomBytes(16 * KiB),
-      blocks: 56, // 896 KiB: within the body cap, so the file count must catch it
-      chunked,
-    });
-    expect(outcome.status).toBe(413);
-    expect(JSON.parse(outcome.body!)).toMatchObject({ code: 'blob_too_large' });
-    expect(outcome.error).toBeUndefined();
-    expectUnchanged(w, head);
-  });
+  ])(
+    'is answered 413 blob_too_large while the client is still sending (%s)',
+    async (_name, chunked) => {
+      const { w, port } = await listening({ limits });
+      const head = logHead(w);
+      const outcome = await streamUpload({
+        port,
+        token: w.alice.token,
+        block: randomBytes(16 * KiB),
+        blocks: 56, // 896 KiB: within the body cap, so the file count must catch it
+        chunked,
+      });
+      expect(outcome.status).toBe(413);
+      expect(JSON.parse(outcome.body!)).toMatchObject({ code: 'blob_too_large' });
+      expect(outcome.error).toBeUndefined();
+      expectUnchanged(w, head);
+    },
+  );
 
   it('reaches a client that reads nothing until it has sent its whole body', async () => {
     const { w, port } = await listening({ limits });
@@ -164,13 +170,23 @@ describe('streaming', () => {
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const baseline = process.memoryUsage().rss;
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(MiB), blocks: 512 });
+    const sent = await streamUpload({
+      port,
+      token: w.alice.token,
+      block: randomBytes(MiB),
+      blocks: 512,
+    });
     const uploadPeak = peak - baseline;
     const received = await streamDownload(port, w.aliceSecond.token, sent.sha256);
     clearInterval(sampler);
     expect(sent.status).toBe(200);
     expect(JSON.parse(sent.body!)).toEqual({ sha256: sent.sha256, size: 512 * MiB });
-    expect(received).toMatchObject({ status: 200, length: String(512 * MiB), size: 512 * MiB, sha256: sent.sha256 });
+    expect(received).toMatchObject({
+      status: 200,
+      length: String(512 * MiB),
+      size: 512 * MiB,
+      sha256: sent.sha256,
+    });
     // Buffering the blob would need 512 MiB; streaming stays within GC slack.
     expect(uploadPeak).toBeLessThan(160 * MiB);
     expect(peak - baseline).toBeLessThan(160 * MiB);
@@ -182,7 +198,13 @@ describe('streaming', () => {
     const sockets = new Set<unknown>();
     w.app.server.on('connection', (socket) => sockets.add(socket));
     for (let i = 0; i < 3; i++) {
-      const outcome = await streamUpload({ port, token: w.alice.token, block: randomBytes(1000), blocks: 3, agent });
+      const outcome = await streamUpload({
+        port,
+        token: w.alice.token,
+        block: randomBytes(1000),
+        blocks: 3,
+        agent,
+      });
       expect(outcome.status).toBe(200);
     }
     agent.destroy();
@@ -192,7 +214,12 @@ describe('streaming', () => {
   it('fails a download whose stored bytes no longer match their digest', async () => {
     const { w, port } = await listening();
     // Several read slices: the first ones are on their way before the digest is known.
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(MiB), blocks: 4 });
+    const sent = await streamUpload({
+      port,
+      token: w.alice.token,
+      block: randomBytes(MiB),
+      blocks: 4,
+    });
     writeFileSync(blobPath(w, sent.sha256), randomBytes(4 * MiB));
     const received = await streamDownload(port, w.alice.token, sent.sha256);
     expect(received.status).toBe(200);
@@ -203,7 +230,12 @@ describe('streaming', () => {
 
   it('answers 500 for a damaged blob that fits in one read slice, sending none of it', async () => {
     const { w, port } = await listening();
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(256 * KiB), blocks: 1 });
+    const sent = await streamUpload({
+      port,
+      token: w.alice.token,
+      block: randomBytes(256 * KiB),
+      blocks: 1,
+    });
     writeFileSync(blobPath(w, sent.sha256), randomBytes(256 * KiB));
     const received = await streamDownload(port, w.alice.token, sent.sha256);
     expect(received.status).toBe(500);
@@ -212,7 +244,12 @@ describe('streaming', () => {
 
   it('sends intact bytes to a client that reads slowly (slices are reused once written)', async () => {
     const { w, port } = await listening();
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(8 * MiB), blocks: 1 });
+    const sent = await streamUpload({
+      port,
+      token: w.alice.token,
+      block: randomBytes(8 * MiB),
+      blocks: 1,
+    });
     const received = await slowDownload(port, w.alice.token, sent.sha256);
     expect(received).toEqual({ status: 200, size: 8 * MiB, sha256: sent.sha256 });
   });
@@ -223,11 +260,18 @@ describe('streaming', () => {
     const { w, port } = await listening({
       extend: (app) =>
         app.addHook('onSend', async (_request, _reply, payload) =>
-          payload instanceof Readable ? payload.pipe(new PassThrough({ highWaterMark: 4 * MiB })) : payload,
+          payload instanceof Readable
+            ? payload.pipe(new PassThrough({ highWaterMark: 4 * MiB }))
+            : payload,
         ),
     });
     // Every slice differs, so a slice read over another one still on its way shows.
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(8 * MiB), blocks: 1 });
+    const sent = await streamUpload({
+      port,
+      token: w.alice.token,
+      block: randomBytes(8 * MiB),
+      blocks: 1,
+    });
     const received = await slowDownload(port, w.alice.token, sent.sha256);
     expect(received).toEqual({ status: 200, size: 8 * MiB, sha256: sent.sha256 });
   });
@@ -239,7 +283,12 @@ describe('streaming', () => {
           payload instanceof Readable ? payload.pipe(new PassThrough()) : payload,
         ),
     });
-    const sent = await streamUpload({ port, token: w.alice.token, block: randomBytes(MiB), blocks: 384 });
+    const sent = await streamUpload({
+      port,
+      token: w.alice.token,
+      block: randomBytes(MiB),
+      blocks: 384,
+    });
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const baseline = process.memoryUsage().rss;
@@ -251,7 +300,9 @@ describe('streaming', () => {
 
   it('runs the blob benchmark', async () => {
     const { w, port } = await listening();
-    const result = await runBlobBench(`http://127.0.0.1:${port}`, w.alice.token, 8, { serverPid: process.pid });
+    const result = await runBlobBench(`http://127.0.0.1:${port}`, w.alice.token, 8, {
+      serverPid: process.pid,
+    });
     expect(result).toMatchObject({ sizeMiB: 8, verified: true });
     expect(result.uploadMiBps).toBeGreaterThan(0);
     expect(result.downloadMiBps).toBeGreaterThan(0);

@@ -42,7 +42,11 @@ async function expectNothingStored(w: BlobWorld, act: () => Promise<void>) {
   expect(tempFiles(w)).toEqual([]);
 }
 
-const post = (w: BlobWorld, payload: Buffer | string | undefined, headers: Record<string, string>) =>
+const post = (
+  w: BlobWorld,
+  payload: Buffer | string | undefined,
+  headers: Record<string, string>,
+) =>
   w.app.inject({
     method: 'POST',
     url: '/api/v1/blobs/',
@@ -52,7 +56,10 @@ const post = (w: BlobWorld, payload: Buffer | string | undefined, headers: Recor
 
 describe('malformed uploads', () => {
   const content = 'some bytes';
-  const cases: [string, { payload: Buffer | string | undefined; headers: Record<string, string> }][] = [
+  const cases: [
+    string,
+    { payload: Buffer | string | undefined; headers: Record<string, string> },
+  ][] = [
     ['no parts', multipartBody([])],
     ['a field instead of a file', multipartBody([{ name: 'file', content }])],
     [
@@ -89,9 +96,15 @@ describe('malformed uploads', () => {
         return { ...body, payload: body.payload.subarray(0, body.payload.length - 10) };
       })(),
     ],
-    ['a multipart type without a boundary', { payload: 'x', headers: { 'content-type': 'multipart/form-data' } }],
+    [
+      'a multipart type without a boundary',
+      { payload: 'x', headers: { 'content-type': 'multipart/form-data' } },
+    ],
     ['a JSON body', { payload: '{"file":"x"}', headers: { 'content-type': 'application/json' } }],
-    ['a raw body', { payload: 'raw bytes', headers: { 'content-type': 'application/octet-stream' } }],
+    [
+      'a raw body',
+      { payload: 'raw bytes', headers: { 'content-type': 'application/octet-stream' } },
+    ],
     ['no body at all', { payload: undefined, headers: {} }],
   ];
 
@@ -120,7 +133,10 @@ describe('size limit', () => {
     const w = await open({ limits: { max_blob_bytes: 64 * KiB } });
     const body = fileBody(randomBytes(10));
     await expectNothingStored(w, async () => {
-      const res = await post(w, body.payload, { ...body.headers, 'content-length': String(2 * 1024 * KiB) });
+      const res = await post(w, body.payload, {
+        ...body.headers,
+        'content-length': String(2 * 1024 * KiB),
+      });
       expect(res.statusCode).toBe(413);
       expect(res.json().code).toBe('blob_too_large');
     });
@@ -211,7 +227,9 @@ describe('a damaged store', () => {
     writeFileSync(blobPath(w, sha256(content)), randomBytes(content.length));
     const res = await download(w, w.alice, sha256(content)).catch((err: Error) => err);
     if (!(res instanceof Error)) expect(res.rawPayload.length).toBeLessThan(content.length);
-    await expect.poll(async () => (await download(w, w.alice, sha256(content))).statusCode).toBe(500);
+    await expect
+      .poll(async () => (await download(w, w.alice, sha256(content))).statusCode)
+      .toBe(500);
     expect((await upload(w, w.alice, content)).statusCode).toBe(200);
     expect((await download(w, w.alice, sha256(content))).rawPayload.equals(content)).toBe(true);
   });

@@ -104,7 +104,14 @@ describe('GET /api/v1/blobs/:sha256', () => {
   it('refuses unsatisfiable, malformed and multiple ranges with 416', async () => {
     const content = randomBytes(1000);
     await upload(world, world.alice, content);
-    for (const range of ['bytes=1000-', 'bytes=5-3', 'bytes=-0', 'bytes=0-1,5-6', 'bytes=x-y', 'bytes=']) {
+    for (const range of [
+      'bytes=1000-',
+      'bytes=5-3',
+      'bytes=-0',
+      'bytes=0-1,5-6',
+      'bytes=x-y',
+      'bytes=',
+    ]) {
       const res = await download(world, world.alice, sha256(content), { range });
       expect(res.statusCode, range).toBe(416);
       expect(res.headers['content-range']).toBe('bytes */1000');
@@ -147,13 +154,17 @@ describe('scoping', () => {
       const head = logHead(world);
       const res = await upload(world, stranger, content);
       expect(res.json()).toEqual({ sha256: sha256(content), size: 5000 });
-      expect(world.runtime.store.readRange(head, 10).map((e) => e.type)).toEqual(['BlobReferenced']);
+      expect(world.runtime.store.readRange(head, 10).map((e) => e.type)).toEqual([
+        'BlobReferenced',
+      ]);
       const fetched = await download(world, stranger, sha256(content));
       expect(fetched.statusCode).toBe(200);
       expect(fetched.rawPayload.equals(content)).toBe(true);
     }
     expect(storedFiles(world)).toHaveLength(1);
-    expect(findBlobReference(world.runtime.db, world.bob.userId, 'vault-a', sha256(content))).toEqual({
+    expect(
+      findBlobReference(world.runtime.db, world.bob.userId, 'vault-a', sha256(content)),
+    ).toEqual({
       size: 5000,
     });
   });
@@ -163,9 +174,15 @@ describe('scoping', () => {
     const head = logHead(world);
     const devices = [world.alice, world.aliceSecond, world.aliceOtherVault, world.bob];
     const answers = await Promise.all(devices.map((device) => upload(world, device, content)));
-    for (const answer of answers) expect(answer.json()).toEqual({ sha256: sha256(content), size: 20_000 });
+    for (const answer of answers)
+      expect(answer.json()).toEqual({ sha256: sha256(content), size: 20_000 });
     const types = world.runtime.store.readRange(head, 10).map((e) => e.type);
-    expect(types.sort()).toEqual(['BlobReferenced', 'BlobReferenced', 'BlobReferenced', 'BlobStored']);
+    expect(types.sort()).toEqual([
+      'BlobReferenced',
+      'BlobReferenced',
+      'BlobReferenced',
+      'BlobStored',
+    ]);
     expect(storedFiles(world)).toHaveLength(1);
     expect(tempFiles(world)).toEqual([]);
   });
@@ -216,7 +233,9 @@ describe('the blobs projection', () => {
     await upload(world, world.bob, randomBytes(7));
     const dump = () => ({
       blobs: world.runtime.db.prepare('SELECT * FROM blobs ORDER BY sha256').all(),
-      refs: world.runtime.db.prepare('SELECT * FROM blob_refs ORDER BY user_id, vault_id, sha256').all(),
+      refs: world.runtime.db
+        .prepare('SELECT * FROM blob_refs ORDER BY user_id, vault_id, sha256')
+        .all(),
     });
     const live = dump();
     world.runtime.projector.rebuildAll();

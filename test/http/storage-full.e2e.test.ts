@@ -28,7 +28,9 @@ it('answers 507 storage_full when the database is full, loses no batch, and reco
   const acknowledged: string[] = [];
   let full = false;
   for (let batch = 0; batch < 200 && !full; batch++) {
-    const ops = Array.from({ length: 10 }, (_, i) => textOp(`b${batch}-${i}`, `n/${batch}/${i}`, filler));
+    const ops = Array.from({ length: 10 }, (_, i) =>
+      textOp(`b${batch}-${i}`, `n/${batch}/${i}`, filler),
+    );
     const res = await push(server, device, ops);
     if (res.statusCode === 200) {
       acknowledged.push(...ops.map((o) => o.op_id));

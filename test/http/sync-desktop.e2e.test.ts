@@ -95,6 +95,13 @@ function desktop(device: Device) {
 }
 
 const idsOf = (ops: readonly PulledOp[]) => ops.map((o) => o.op_id);
+/** Each stored op's server_sequence by op_id, superseded ones included. */
+const storedSeqs = () =>
+  new Map(
+    server.runtime.store
+      .readRange(0, 10_000)
+      .flatMap((e) => (e.type === 'OperationPushed' ? [[e.data.op.op_id, e.seq] as const] : [])),
+  );
 const authorsOf = (ops: readonly PulledOp[]) => ops.map((o) => [o.op_id, o.device_id]);
 
 describe('two devices of one vault', () => {
@@ -192,7 +199,9 @@ describe('two devices of one vault', () => {
     // The last op of each of the 7 notes, in log order, as the author pushed it.
     expect(idsOf(restored.ops)).toEqual(ops.slice(223).map((o) => o.op_id));
     expect(restored.ops.every((o) => o.device_id === a.deviceId)).toBe(true);
-    expect(restored.ops.map((o) => o.payload_json)).toEqual(ops.slice(223).map((o) => o.payload_json));
+    expect(restored.ops.map((o) => o.payload_json)).toEqual(
+      ops.slice(223).map((o) => o.payload_json),
+    );
     expect(restored.head).toBe(restored.cursor);
     expect((await pullAll(server, late, 0, 3)).ops).toEqual(restored.ops);
   });
@@ -237,9 +246,13 @@ describe('conflict reports (CONTRACT.md §5.4)', () => {
       textOp('a-3', 'n2.md', 'A edit'),
       op('a-4', 'folder', 'n1.md', 'rename', { to: 'n1' }),
     ]);
-    const seqOf = new Map((await pullAll(server, a)).ops.map((o) => [o.op_id, o.server_sequence]));
+    // Read from the log, not a pull: a-2 supersedes a-1, so no pull returns a-1 any more,
+    // yet a-1 is what B's edit conflicts with.
+    const seqOf = storedSeqs();
     // last_seen 0 means "no check", even though a-1 is newer than anything B has seen.
     expect((await pushOk(b, [textOp('b-0', 'n1.md', 'B first')])).conflicts).toEqual([]);
+    // A pulls b-0 now, like a desktop between syncs: b-1 supersedes it once pushed.
+    const seenB0 = await pullAll(server, a, seqOf.get('a-4'));
 
     const bOps = [
       textOp('b-1', 'n1.md', 'B edit', { last_seen_server_seq: cursor }),
@@ -264,7 +277,7 @@ describe('conflict reports (CONTRACT.md §5.4)', () => {
     });
 
     // Conflicts never block: the ops are stored and reach the other device.
-    const seen = (await pullAll(server, a, seqOf.get('a-4'))).ops;
+    const seen = [...seenB0.ops, ...(await pullAll(server, a, seenB0.cursor)).ops];
     expect(idsOf(seen)).toEqual(['b-0', 'b-1', 'b-2', 'b-3']);
 
     // A re-pushed duplicate still reports its conflicts, and is not stored again.

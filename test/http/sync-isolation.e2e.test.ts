@@ -29,6 +29,9 @@ beforeEach(async () => {
   aliceToo = await pair(server, 'alice', 'vault-1', 'desktop');
   aliceOther = await pair(server, 'alice', 'vault-2');
   bob = await pair(server, 'bob', 'vault-1');
+  // Each device's first sync while its vault is empty, so that its pulls from 0 read the log
+  // rather than a snapshot of the vault.
+  for (const device of [alice, aliceToo, aliceOther, bob]) await pullAll(server, device);
 });
 afterEach(async () => server.close());
 
@@ -69,7 +72,8 @@ describe('another vault of the same user and another user with the same vault_id
     for (let round = 0; round < 4; round++) {
       for (const [device, list] of expected) {
         const id = `${device.deviceId}-${round}`;
-        await pushOk(device, [textOp(id, 'same/path.md', `round ${round}`)]);
+        // The same paths in every vault; a path per round, so no round supersedes another.
+        await pushOk(device, [textOp(id, `same/path-${round}.md`, `round ${round}`)]);
         list.push(id);
       }
     }
@@ -108,7 +112,8 @@ describe('another vault of the same user and another user with the same vault_id
       });
     }
     const bobsVersion = textOp('alice-only', 'b.md', 'bob’s text');
-    await pushOk(alice, [textOp('alice-only', 'a.md', 'alice’s')]);
+    // Not a.md: there it would supersede shared-id in Alice's pulls.
+    await pushOk(alice, [textOp('alice-only', 'c.md', 'alice’s')]);
     expect((await pushOk(bob, [bobsVersion])).json().rejected).toEqual([]);
 
     const bobOps = (await pullAll(server, bob)).ops;

@@ -24,7 +24,11 @@ describe('the desktop lifecycle', () => {
     const device = await pair(server, 'alice', 'vault-1');
     const me = await call(server, device, { method: 'GET', url: '/api/client/me' });
     expect(me.statusCode).toBe(200);
-    expect(me.json()).toMatchObject({ device_id: device.deviceId, device_name: 'laptop', revoked_at: '' });
+    expect(me.json()).toMatchObject({
+      device_id: device.deviceId,
+      device_name: 'laptop',
+      revoked_at: '',
+    });
 
     const pushed = await push(server, device, [textOp('op-1', 'notes/a.md', 'hello')]);
     expect(pushed.statusCode).toBe(200);
@@ -65,7 +69,9 @@ describe('the desktop lifecycle', () => {
       expect(res.statusCode).toBe(401);
       expect(res.json()).toEqual({ error: 'device revoked', code: 'unauthorized' });
     }
-    expect((await call(server, device, { method: 'GET', url: '/api/client/me' })).statusCode).toBe(401);
+    expect((await call(server, device, { method: 'GET', url: '/api/client/me' })).statusCode).toBe(
+      401,
+    );
   });
 
   it('acknowledges a retried push without storing it twice', async () => {
@@ -76,7 +82,10 @@ describe('the desktop lifecycle', () => {
     const retry = await push(server, device, [{ ...op, client_sequence: 9, created_at: 'later' }]);
     expect(retry.json()).toEqual({ accepted: ['op-1'], count: 1, conflicts: [], rejected: [] });
     expect(server.runtime.store.head()).toBe(head);
-    const changed = await push(server, device, [textOp('op-1', 'a.md', 'different'), textOp('op-2', 'b.md', 'y')]);
+    const changed = await push(server, device, [
+      textOp('op-1', 'a.md', 'different'),
+      textOp('op-2', 'b.md', 'y'),
+    ]);
     expect(changed.json()).toMatchObject({ accepted: ['op-2'], count: 1 });
     expect(changed.json().rejected).toEqual([{ op_id: 'op-1', reason: expect.any(String) }]);
     expect((await pullAll(server, device)).ops.map((o) => o.op_id)).toEqual(['op-1', 'op-2']);
@@ -86,7 +95,9 @@ describe('the desktop lifecycle', () => {
     const device = await pair(server, 'alice', 'vault-1');
     const ops = Array.from({ length: 250 }, (_, i) => textOp(`op-${i}`, `n/${i}.md`, `c${i}`));
     for (let i = 0; i < 250; i += 100) {
-      expect((await push(server, device, ops.slice(i, i + 100))).json().count).toBe(Math.min(100, 250 - i));
+      expect((await push(server, device, ops.slice(i, i + 100))).json().count).toBe(
+        Math.min(100, 250 - i),
+      );
     }
     const first = (await pull(server, device, 0)).json<PullPage>();
     expect(first.ops).toHaveLength(100);

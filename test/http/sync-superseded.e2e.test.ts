@@ -109,7 +109,12 @@ describe('a pull', () => {
       op('c-del', 'file', 'c.md', 'delete', { path: 'c.md' }),
       op('c-del-2', 'file', 'c.md', 'delete', { path: 'c.md' }),
     ]);
-    expect(ids((await pullAll(server, reader)).ops)).toEqual(['a-edit', 'b-del', 'b-new', 'c-del-2']);
+    expect(ids((await pullAll(server, reader)).ops)).toEqual([
+      'a-edit',
+      'b-del',
+      'b-new',
+      'c-del-2',
+    ]);
   });
 
   it('pages the remaining ops with the contract’s cursor rules', async () => {
