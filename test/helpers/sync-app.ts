@@ -34,7 +34,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dir = mkdtempSync(join(root, 'vss-test-'));
   if (options.seedDatabase) copyFileSync(options.seedDatabase, join(dir, 'server.db'));
   const base = loadConfig(dir);
-  const config: Config = { ...base, ...options.settings, limits: { ...base.limits, ...options.limits } };
+  const config: Config = {
+    ...base,
+    ...options.settings,
+    limits: { ...base.limits, ...options.limits },
+  };
   const runtime = openRuntime({ ...options, dataDir: dir, config });
   const app = await buildApp({ ...runtime, logger: options.logger ?? false });
   return {
@@ -118,7 +122,12 @@ export interface WireOp {
   created_at?: string;
 }
 
-export const textOp = (id: string, path: string, content: string, extra: Partial<WireOp> = {}): WireOp => ({
+export const textOp = (
+  id: string,
+  path: string,
+  content: string,
+  extra: Partial<WireOp> = {},
+): WireOp => ({
   op_id: id,
   entity_type: 'file',
   entity_id: path,
@@ -128,12 +137,35 @@ export const textOp = (id: string, path: string, content: string, extra: Partial
   ...extra,
 });
 
+/** An op as the desktop sends it, its payload given as an object. */
+export const wireOp = (
+  id: string,
+  entityType: string,
+  entityId: string,
+  opType: string,
+  payload: object,
+): WireOp => ({
+  op_id: id,
+  entity_type: entityType,
+  entity_id: entityId,
+  op_type: opType,
+  payload_json: JSON.stringify(payload),
+  created_at: '2026-12-04T10:00:00Z',
+});
+
 export async function push(server: TestServer, device: Device, ops: WireOp[], extra: object = {}) {
   return call(server, device, {
     method: 'POST',
     url: '/api/v1/sync/push',
     payload: { device_id: device.deviceId, ops, ...extra },
   });
+}
+
+/** A push that must succeed: its answer, or an error with the status and body. */
+export async function pushAccepted(server: TestServer, device: Device, ops: WireOp[]) {
+  const res = await push(server, device, ops);
+  if (res.statusCode !== 200) throw new Error(`push failed: ${res.statusCode} ${res.body}`);
+  return res.json<{ accepted: string[]; conflicts: unknown[] }>();
 }
 
 export interface PulledOp extends WireOp {
@@ -152,7 +184,10 @@ export async function pull(server: TestServer, device: Device, since: number, pa
   return call(server, device, {
     method: 'POST',
     url: '/api/v1/sync/pull',
-    payload: pageLimit === undefined ? { since_sequence: since } : { since_sequence: since, page_limit: pageLimit },
+    payload:
+      pageLimit === undefined
+        ? { since_sequence: since }
+        : { since_sequence: since, page_limit: pageLimit },
   });
 }
 

@@ -4,13 +4,14 @@ import {
   pair,
   pull,
   pullAll,
-  push,
+  pushAccepted,
   startTestServer,
   textOp,
   type Device,
   type PullPage,
   type TestServer,
   type WireOp,
+  wireOp,
 } from '../helpers/sync-app.js';
 
 // README "What a device receives": a device's first sync is the vault's final state.
@@ -22,25 +23,8 @@ beforeEach(async () => {
 });
 afterEach(async () => server.close());
 
-const op = (
-  id: string,
-  entityType: string,
-  entityId: string,
-  opType: string,
-  payload: object,
-): WireOp => ({
-  op_id: id,
-  entity_type: entityType,
-  entity_id: entityId,
-  op_type: opType,
-  payload_json: JSON.stringify(payload),
-  created_at: `2026-12-04T10:00:00Z`,
-});
-
-async function pushOk(device: Device, ops: WireOp[]) {
-  const res = await push(server, device, ops);
-  expect(res.statusCode, res.body).toBe(200);
-}
+const op = wireOp;
+const pushOk = (device: Device, ops: WireOp[]) => pushAccepted(server, device, ops);
 
 async function page(device: Device, since: number, size?: number) {
   const res = await pull(server, device, since, size);

@@ -4,16 +4,17 @@ import {
   pair,
   pull,
   pullAll,
-  push,
+  pushAccepted,
   startTestServer,
   textOp,
   type Device,
   type TestServer,
   type WireOp,
+  wireOp,
 } from '../helpers/sync-app.js';
 
 // README "What a device receives": content that a later op on the same path replaces is
-// left out of pulls; deletes, moves and other entity types never are.
+// left out of pulls; moves and other entity types never are.
 
 let server: TestServer;
 beforeEach(async () => {
@@ -22,25 +23,8 @@ beforeEach(async () => {
 });
 afterEach(async () => server.close());
 
-const op = (
-  id: string,
-  entityType: string,
-  entityId: string,
-  opType: string,
-  payload: object,
-): WireOp => ({
-  op_id: id,
-  entity_type: entityType,
-  entity_id: entityId,
-  op_type: opType,
-  payload_json: JSON.stringify(payload),
-  created_at: '2026-12-04T10:00:00Z',
-});
-
-async function pushOk(device: Device, ops: WireOp[]) {
-  const res = await push(server, device, ops);
-  expect(res.statusCode, res.body).toBe(200);
-}
+const op = wireOp;
+const pushOk = (device: Device, ops: WireOp[]) => pushAccepted(server, device, ops);
 
 /** A device whose first sync found the vault empty: from then on it sees the log. */
 async function synced(name: string): Promise<Device> {
