@@ -78,6 +78,8 @@ export interface EntityHeadsTable {
    * later update or delete of the path makes both pointless. 0 otherwise.
    */
   kept_delete: number;
+  /** The last op's type when it wrote the file at its own path ('' otherwise). */
+  last_write: string;
 }
 
 export interface TombstonesTable {
@@ -130,6 +132,7 @@ CREATE TABLE IF NOT EXISTS entity_heads (
   entity_id TEXT NOT NULL,
   last_seq INTEGER NOT NULL,
   kept_delete INTEGER NOT NULL DEFAULT 0,
+  last_write TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (vault, entity_type, entity_id)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -172,10 +175,9 @@ const prepare = (db: Sqlite) => ({
   ),
   entityHead: prepared(
     db,
-    `SELECT last_seq, kept_delete FROM entity_heads
+    `SELECT last_seq, kept_delete, last_write FROM entity_heads
      WHERE vault = ? AND entity_type = ? AND entity_id = ?`,
   ),
-  opAt: prepared(db, 'SELECT op_type, path FROM vault_ops WHERE seq = ?'),
   insertSuperseded: prepared(
     db,
     'INSERT INTO superseded_ops (seq, vault) VALUES (?, ?) ON CONFLICT DO NOTHING',
@@ -188,10 +190,11 @@ const prepare = (db: Sqlite) => ({
   ),
   upsertEntityHead: prepared(
     db,
-    `INSERT INTO entity_heads (vault, entity_type, entity_id, last_seq, kept_delete)
-     VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO entity_heads (vault, entity_type, entity_id, last_seq, kept_delete, last_write)
+     VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (vault, entity_type, entity_id) DO UPDATE SET
        kept_delete = iif(excluded.last_seq > last_seq, excluded.kept_delete, kept_delete),
+       last_write = iif(excluded.last_seq > last_seq, excluded.last_write, last_write),
        last_seq = max(last_seq, excluded.last_seq)`,
   ),
   advanceVault: prepared(
@@ -273,20 +276,20 @@ function supersession(
 ): Supersession {
   if (op.entity_type !== 'file' || !isFileWrite(op.op_type)) return NONE;
   const head = s.entityHead.get(vault.id, 'file', op.entity_id) as
-    { last_seq: number; kept_delete: number } | undefined;
+    { last_seq: number; kept_delete: number; last_write: string } | undefined;
   if (!head || head.last_seq >= seq) return NONE;
   // The vault's last relocation is older than the previous op: no path lookups needed.
   if (head.last_seq <= vault.barrier_seq && movedSince(s, vault.id, op.entity_id, head.last_seq)) {
     return NONE;
   }
-  const previous = s.opAt.get(head.last_seq) as { op_type: string; path: string | null };
-  if (previous.path !== null || !isFileWrite(previous.op_type)) return NONE;
+  const previous = head.last_write;
+  if (previous === '') return NONE;
   if (op.op_type === 'create') {
-    return previous.op_type === 'delete'
+    return previous === 'delete'
       ? { superseded: [], keptDelete: head.last_seq }
       : { superseded: [head.last_seq], keptDelete: head.kept_delete };
   }
-  const kept = previous.op_type === 'create' && head.kept_delete > 0 ? [head.kept_delete] : [];
+  const kept = previous === 'create' && head.kept_delete > 0 ? [head.kept_delete] : [];
   return { superseded: [head.last_seq, ...kept], keptDelete: 0 };
 }
 
@@ -352,7 +355,15 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
         s.upsertPathMove.run(vault.id, moved, event.seq);
       }
     }
-    s.upsertEntityHead.run(vault.id, d.entity_type, d.entity_id, event.seq, found.keptDelete);
+    const ownPathWrite = d.entity_type === 'file' && path === d.entity_id && isFileWrite(d.op_type);
+    s.upsertEntityHead.run(
+      vault.id,
+      d.entity_type,
+      d.entity_id,
+      event.seq,
+      found.keptDelete,
+      ownPathWrite ? d.op_type : '',
+    );
     if (d.op_type === 'delete') {
       s.upsertTombstone.run(vault.id, d.entity_type, d.entity_id, d.op_id, event.at);
     }
