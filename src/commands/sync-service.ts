@@ -9,7 +9,7 @@ import {
   findVault,
   findVaultOpSeq,
   vaultOpsAfter,
-} from '../projections/vaults.js';
+} from '../projections/vault-queries.js';
 import { createFirstSyncs } from '../projections/first-sync.js';
 import type { CommandHandler } from './handle.js';
 import { firstSyncPage } from '../projections/first-sync-page.js';

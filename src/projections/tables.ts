@@ -3,12 +3,11 @@ import type { DevicesTable } from './devices.js';
 import type { EmailTokensTable } from './email-tokens.js';
 import type { SessionsTable } from './sessions.js';
 import type { SettingsTable } from './settings.js';
+import type { PathMovesTable, SupersededOpsTable } from './supersession.js';
 import type { UsersTable } from './users.js';
 import type {
   EntityHeadsTable,
-  PathMovesTable,
   PushAnswersTable,
-  SupersededOpsTable,
   TombstonesTable,
   VaultOpsTable,
   VaultsTable,

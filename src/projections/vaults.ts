@@ -1,4 +1,4 @@
-import type { Generated, Selectable } from 'kysely';
+import type { Generated } from 'kysely';
 import {
   parseVaultStream,
   type EventOfType,
@@ -6,15 +6,16 @@ import {
   type Sqlite,
 } from '../log/index.js';
 import type { Projection } from './projection.js';
+import { isPathOp, isRelocation, opPath } from './op-paths.js';
+import { prepared } from './query.js';
 import {
-  ancestorsOf,
-  isPathOp,
-  isRelocation,
-  opPath,
-  payloadObject,
-  touchedPaths,
-} from './op-paths.js';
-import { all, prepared, qb } from './query.js';
+  isFileWrite,
+  NONE,
+  recordRelocation,
+  supersession,
+  SUPERSESSION_DDL,
+  type VaultState,
+} from './supersession.js';
 
 export interface VaultsTable {
   /** A compact key for the (user, vault) scope, assigned in log order: stable on replay. */
@@ -42,25 +43,6 @@ export interface VaultOpsTable {
   op_type: string;
   /** A file or folder op's path when it is not its entity_id (the desktop's never differ). */
   path: string | null;
-}
-
-/**
- * The last relocation that touched each path, as its source or target; path '' stands for
- * a relocation whose paths the server cannot read (it touches every path).
- */
-export interface PathMovesTable {
-  vault: number;
-  path: string;
-  seq: number;
-}
-
-/**
- * A content op that a later op on the same path makes pointless to apply: pulls leave it
- * out (README, "What a device receives").
- */
-export interface SupersededOpsTable {
-  seq: number;
-  vault: number;
 }
 
 /**
@@ -99,6 +81,7 @@ export interface PushAnswersTable {
 }
 
 const DDL = `
+${SUPERSESSION_DDL}
 CREATE TABLE IF NOT EXISTS vaults (
   id INTEGER PRIMARY KEY,
   user_id TEXT NOT NULL,
@@ -121,10 +104,6 @@ CREATE TABLE IF NOT EXISTS vault_ops (
   op_type TEXT NOT NULL,
   path TEXT
 ) STRICT;
-CREATE TABLE IF NOT EXISTS superseded_ops (
-  seq INTEGER PRIMARY KEY,
-  vault INTEGER NOT NULL
-) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS vault_ops_op_id ON vault_ops (vault, op_id);
 CREATE TABLE IF NOT EXISTS entity_heads (
   vault INTEGER NOT NULL,
@@ -143,12 +122,6 @@ CREATE TABLE IF NOT EXISTS tombstones (
   deleted_at TEXT NOT NULL,
   PRIMARY KEY (vault, entity_type, entity_id)
 ) STRICT;
-CREATE TABLE IF NOT EXISTS path_moves (
-  vault INTEGER NOT NULL,
-  path TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  PRIMARY KEY (vault, path)
-) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS push_answers (
   vault INTEGER NOT NULL,
   idempotency_key TEXT NOT NULL,
@@ -173,20 +146,9 @@ const prepare = (db: Sqlite) => ({
     `INSERT INTO vault_ops (seq, vault, op_id, device_id, entity_type, entity_id, op_type, path)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   ),
-  entityHead: prepared(
-    db,
-    `SELECT last_seq, kept_delete, last_write FROM entity_heads
-     WHERE vault = ? AND entity_type = ? AND entity_id = ?`,
-  ),
   insertSuperseded: prepared(
     db,
     'INSERT INTO superseded_ops (seq, vault) VALUES (?, ?) ON CONFLICT DO NOTHING',
-  ),
-  pathMove: prepared(db, 'SELECT seq FROM path_moves WHERE vault = ? AND path = ?'),
-  upsertPathMove: prepared(
-    db,
-    `INSERT INTO path_moves (vault, path, seq) VALUES (?, ?, ?)
-     ON CONFLICT (vault, path) DO UPDATE SET seq = max(seq, excluded.seq)`,
   ),
   upsertEntityHead: prepared(
     db,
@@ -220,12 +182,6 @@ const prepare = (db: Sqlite) => ({
 
 type VaultStatements = ReturnType<typeof prepare>;
 
-interface VaultState {
-  readonly id: number;
-  /** The vault's last relocation, of any path. */
-  barrier_seq: number;
-}
-
 function vaultRow(s: VaultStatements, stream: string, at: string): VaultState {
   const { userId, vaultId } = parseVaultStream(stream);
   const found = s.findVault.get(userId, vaultId) as { id: number; barrier_seq: number } | undefined;
@@ -234,65 +190,6 @@ function vaultRow(s: VaultStatements, stream: string, at: string): VaultState {
 }
 
 type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered'>>;
-type WireOp = EventOfType<'OperationPushed'>['data']['op'];
-
-const isFileWrite = (opType: string) =>
-  opType === 'create' || opType === 'update' || opType === 'delete';
-
-/** Whether a relocation touched `path`, one of its folders or an unknown path after `after`. */
-function movedSince(s: VaultStatements, vault: number, path: string, after: number): boolean {
-  for (const root of [path, ...ancestorsOf(path)]) {
-    const row = s.pathMove.get(vault, root) as { seq: number } | undefined;
-    if (row && row.seq > after) return true;
-  }
-  return false;
-}
-
-interface Supersession {
-  /** Earlier ops on the path that this one makes pointless to apply. */
-  readonly superseded: readonly number[];
-  /** The entity head's kept_delete after this op. */
-  readonly keptDelete: number;
-}
-
-const NONE: Supersession = { superseded: [], keptDelete: 0 };
-
-/**
- * Which earlier writes of this file op's path are pointless once it is stored, so that
- * applying the rest leaves every device where applying all would, under the desktop's rules.
- * An update writes the file whether it exists or not and a delete removes it whatever it
- * held, so either makes every earlier write since the path's last relocation pointless: the
- * previous op, and the delete before it when that was a create. A create makes a previous
- * create or update pointless, but not a delete before it: the desktop refuses a create over
- * an existing file. Only ops whose path is their entity_id are paired up (the desktop's
- * always are; others are delivered as they are), and none across a relocation of the path
- * or of a folder above it.
- */
-function supersession(
-  s: VaultStatements,
-  vault: VaultState,
-  op: WireOp,
-  seq: number,
-): Supersession {
-  if (op.entity_type !== 'file' || !isFileWrite(op.op_type)) return NONE;
-  const head = s.entityHead.get(vault.id, 'file', op.entity_id) as
-    { last_seq: number; kept_delete: number; last_write: string } | undefined;
-  if (!head || head.last_seq >= seq) return NONE;
-  // The vault's last relocation is older than the previous op: no path lookups needed.
-  if (head.last_seq <= vault.barrier_seq && movedSince(s, vault.id, op.entity_id, head.last_seq)) {
-    return NONE;
-  }
-  const previous = head.last_write;
-  if (previous === '') return NONE;
-  if (op.op_type === 'create') {
-    return previous === 'delete'
-      ? { superseded: [], keptDelete: head.last_seq }
-      : { superseded: [head.last_seq], keptDelete: head.kept_delete };
-  }
-  const kept = previous === 'create' && head.kept_delete > 0 ? [head.kept_delete] : [];
-  return { superseded: [head.last_seq, ...kept], keptDelete: 0 };
-}
-
 /**
  * Events in seq order; a run of one stream's ops shares the vault lookup and the vault's
  * update. Applying an event again changes nothing (ops are keyed by seq, heads only move
@@ -343,17 +240,14 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
       d.op_type,
       path === d.entity_id ? null : path,
     ).changes;
-    const found = path === d.entity_id ? supersession(s, vault, d, event.seq) : NONE;
+    const found = path === d.entity_id ? supersession(db, vault, d, event.seq) : NONE;
     for (const earlier of found.superseded) {
       s.insertSuperseded.run(earlier, vault.id);
       superseded = Math.max(superseded, earlier);
     }
     if (isRelocation(d.entity_type, d.op_type)) {
       vault.barrier_seq = event.seq;
-      const payload = payloadObject(d.payload_json);
-      for (const moved of touchedPaths(d.entity_type, d.entity_id, payload)) {
-        s.upsertPathMove.run(vault.id, moved, event.seq);
-      }
+      recordRelocation(db, vault.id, d, event.seq);
     }
     const ownPathWrite = d.entity_type === 'file' && path === d.entity_id && isFileWrite(d.op_type);
     s.upsertEntityHead.run(
@@ -392,55 +286,3 @@ export const vaultsProjection: Projection = {
   apply: (db, event) => applyVaultEvents(db, [event]),
   applyAll: applyVaultEvents,
 };
-
-// Read once or more per pushed op, so plain SQL prepared once like the writes above.
-const reader = (db: Sqlite) => ({
-  vault: prepared(db, 'SELECT * FROM vaults WHERE user_id = ? AND vault_id = ?'),
-  op: prepared(db, 'SELECT seq FROM vault_ops WHERE vault = ? AND op_id = ?'),
-  entityHead: prepared(
-    db,
-    'SELECT last_seq FROM entity_heads WHERE vault = ? AND entity_type = ? AND entity_id = ?',
-  ),
-  // Through the log's (stream, seq) index: only this vault's ops are visited.
-  opsAfter: prepared(
-    db,
-    `SELECT v.op_id, v.device_id, v.op_type, v.seq, v.entity_type, v.entity_id
-     FROM events e JOIN vault_ops v ON v.seq = e.seq
-     WHERE e.stream = ? AND e.seq > ? ORDER BY e.seq`,
-  ),
-  answer: prepared(
-    db,
-    `SELECT request_digest, response FROM push_answers
-     WHERE vault = ? AND idempotency_key = ? AND answered_at >= ?`,
-  ),
-});
-
-export type VaultRow = Selectable<VaultsTable>;
-
-export const findVault = (db: Sqlite, userId: string, vaultId: string) =>
-  reader(db).vault.get(userId, vaultId) as VaultRow | undefined;
-
-/** The sequence of a stored op, by its op_id in the vault. */
-export const findVaultOpSeq = (db: Sqlite, vault: number, opId: string) =>
-  (reader(db).op.get(vault, opId) as { seq: number } | undefined)?.seq;
-
-/** The sequence of the last op on an entity, 0 when it has none. */
-export const entityHeadSeq = (db: Sqlite, vault: number, entityType: string, entityId: string) =>
-  (reader(db).entityHead.get(vault, entityType, entityId) as { last_seq: number } | undefined)
-    ?.last_seq ?? 0;
-
-export type StoredVaultOp = Pick<
-  Selectable<VaultOpsTable>,
-  'op_id' | 'device_id' | 'op_type' | 'seq' | 'entity_type' | 'entity_id'
->;
-
-/** A vault's stored ops after a sequence, in order: where conflict candidates are looked up. */
-export const vaultOpsAfter = (db: Sqlite, stream: string, afterSeq: number) =>
-  reader(db).opsAfter.iterate(stream, afterSeq) as IterableIterator<StoredVaultOp>;
-
-export const findPushAnswer = (db: Sqlite, vault: number, key: string, notBefore: string) =>
-  reader(db).answer.get(vault, key, notBefore) as
-    { request_digest: string; response: string } | undefined;
-
-export const listVaultsOfUser = (db: Sqlite, userId: string) =>
-  all(db, qb.selectFrom('vaults').selectAll().where('user_id', '=', userId).orderBy('vault_id'));
