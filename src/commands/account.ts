@@ -67,8 +67,10 @@ export type NoteRegistrationAttempt = {
   /** A fresh confirmation link, used only while the account is unconfirmed. */
   data: { userId: string; confirmation: { tokenHash: string; expiresAt: string } };
 };
+/** sessionHash: a session the handler found live; an ended one never reaches decide. */
+export type LogOut = { type: 'LogOut'; data: { userId: string; sessionHash: string } };
 export type AccountCommand =
-  ConfirmEmail | RequestPasswordReset | ResetPassword | LogIn | NoteRegistrationAttempt;
+  ConfirmEmail | RequestPasswordReset | ResetPassword | LogIn | LogOut | NoteRegistrationAttempt;
 
 type Registered = Extract<UserState, { status: 'registered' }>;
 
@@ -127,6 +129,11 @@ export function logIn(command: LogIn, state: UserState): AccountEvent[] {
   if (account.blocked) throw new AppError(403, 'forbidden', 'account blocked');
   if (!account.confirmed) throw new AppError(403, 'forbidden', 'email not confirmed');
   return [{ type: 'UserLoggedIn', data: command.data }];
+}
+
+export function logOut(command: LogOut, state: UserState): AccountEvent[] {
+  requireAccount(state);
+  return [{ type: 'SessionEnded', data: { ...command.data, reason: 'logout' } }];
 }
 
 export function noteRegistrationAttempt(

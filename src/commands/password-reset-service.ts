@@ -83,6 +83,16 @@ export function createPasswordResetService(deps: AccountDeps) {
       });
     },
 
+    /** Whether a reset link can still be used: what the reset page checks before its form. */
+    resetTokenUsable(token: string): boolean {
+      try {
+        const row = mailedToken(db, token, 'reset');
+        return row.used_at === null && row.expires_at > now();
+      } catch {
+        return false;
+      }
+    },
+
     /** Sets a new password from a reset link, ends every session and tells the owner. */
     async resetPassword(token: string, newPassword: string, meta: EventMeta): Promise<void> {
       const password = parseOrThrow(PasswordSchema, newPassword);

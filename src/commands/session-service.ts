@@ -66,6 +66,21 @@ export function createSessionService(deps: {
       return { token, userId };
     },
 
+    /** Ends the session behind a token; an unknown or already ended one is left alone. */
+    logout(token: string, meta: EventMeta): void {
+      if (!token) return;
+      const sessionHash = sha256Hex(token);
+      const row = findLiveSession(db, sessionHash, clock.now().toISOString());
+      if (!row) return;
+      handle({
+        stream: userStream(row.user_id),
+        decider: userDecider,
+        meta: { ...meta, actor: `user:${row.user_id}` },
+        loadState: (tx) => loadUserState(tx, row.user_id),
+        command: { type: 'LogOut', data: { userId: row.user_id, sessionHash } },
+      });
+    },
+
     /** The user of a live session; undefined for anything else, device tokens included. */
     authenticate(token: string): SessionPrincipal | undefined {
       if (!token) return undefined;

@@ -3,6 +3,7 @@ import { AppError, conflict } from '../errors.js';
 import {
   confirmEmail,
   logIn,
+  logOut,
   noteRegistrationAttempt,
   requestPasswordReset,
   resetPassword,
@@ -120,6 +121,8 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
         return resetPassword(command, state);
       case 'LogIn':
         return logIn(command, state);
+      case 'LogOut':
+        return logOut(command, state);
       case 'NoteRegistrationAttempt':
         return noteRegistrationAttempt(command, state);
       default: {

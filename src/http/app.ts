@@ -1,8 +1,12 @@
+import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { redactUrl } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { readBuildInfo, type BuildInfo } from '../version.js';
+import { registerWebAssets } from '../web/assets.js';
+import { renderError } from '../web/errors.js';
+import { webRoutes } from '../web/index.js';
 import { errorHandling } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
 import { securityHeaders } from './plugins/security-headers.js';
@@ -78,8 +82,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
   await app.register(securityHeaders);
-  await app.register(errorHandling);
+  // Before the error handling: its 404 page reads the locale and form-token cookies.
+  await app.register(fastifyCookie);
+  await app.register(errorHandling, {
+    notFoundPage: (request, reply) => renderError(request, reply, deps, 404),
+  });
   await app.register(jsonBody);
+  await registerWebAssets(app);
   await app.register(healthRoutes, {
     db: deps.db,
     blobDir: deps.blobDir,
@@ -93,5 +102,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(blobRoutes, deps);
   await app.register(authRoutes, { ...deps, limiter });
   await app.register(userRoutes, { ...deps, limiter });
+  await app.register(webRoutes, { ...deps, limiter });
   return app;
 }

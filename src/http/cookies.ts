@@ -1,46 +1,43 @@
+import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyRequest } from 'fastify';
 
-/** The value of one cookie of the request, or undefined. */
-export function readCookie(request: FastifyRequest, name: string): string | undefined {
-  for (const part of (request.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const raw = part.slice(eq + 1).trim();
-    try {
-      return decodeURIComponent(raw);
-    } catch {
-      return raw;
-    }
-  }
-  return undefined;
-}
+/** The value of one cookie of the request (parsed by @fastify/cookie), or undefined. */
+export const readCookie = (request: FastifyRequest, name: string): string | undefined =>
+  request.cookies[name];
 
 export interface CookieOptions {
   readonly maxAgeSeconds: number;
   readonly httpOnly: boolean;
-  readonly sameSite: 'Strict' | 'Lax';
-  /** CONTRACT.md §0: Secure when the public URL is https (plain-http LAN installs exist). */
-  readonly secure: boolean;
-}
-
-export function serializeCookie(name: string, value: string, o: CookieOptions): string {
-  return [
-    `${name}=${encodeURIComponent(value)}`,
-    'Path=/',
-    `Max-Age=${o.maxAgeSeconds}`,
-    ...(o.httpOnly ? ['HttpOnly'] : []),
-    `SameSite=${o.sameSite}`,
-    ...(o.secure ? ['Secure'] : []),
-  ].join('; ');
+  readonly sameSite: 'strict' | 'lax';
+  readonly path?: string;
 }
 
 /**
+ * CONTRACT.md §0 and §3.2: Secure when the public URL is https or the request came over
+ * https (directly or through a trusted proxy); plain-http LAN installs must keep working.
+ */
+export const isSecureRequest = (request: FastifyRequest, configuredPublicUrl: string) =>
+  configuredPublicUrl.trim().startsWith('https://') || request.protocol === 'https';
+
+export const cookieOptions = (o: CookieOptions, secure: boolean): CookieSerializeOptions => ({
+  path: o.path ?? '/',
+  maxAge: o.maxAgeSeconds,
+  httpOnly: o.httpOnly,
+  sameSite: o.sameSite,
+  secure,
+});
+
+/**
  * CONTRACT.md §3.2: an Origin header, when sent, must be the public URL's origin or, with
- * none configured, the request's own scheme and host.
+ * none configured, the request's own scheme and host. Browsers send `Origin: null` from a
+ * page whose Referrer-Policy is no-referrer (the reset and confirm pages, so that their
+ * token never leaves in a Referer), so null counts as no Origin unless Fetch Metadata says
+ * cross-site; the form and CSRF tokens, in SameSite=Strict cookies, still have to match.
  */
 export function sameOrigin(request: FastifyRequest, configuredPublicUrl: string): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
+  if (origin === 'null') return request.headers['sec-fetch-site'] !== 'cross-site';
   let expected: string;
   try {
     expected = configuredPublicUrl.trim()

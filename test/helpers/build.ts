@@ -18,7 +18,7 @@ import ts from 'typescript';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BINARY = join(ROOT, 'build/bin/verstak-sync-server');
 
-const SOURCES = ['src', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
+const SOURCES = ['src', 'views', 'static', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
 // One lock per checkout: test files run in parallel workers and must not rebuild (rm -rf
 // build) under each other.
 const LOCK = join(

@@ -50,10 +50,40 @@ const ROUTES: readonly (readonly [Method, string])[] = [
   ['POST', '/api/v1/user/devices/:id/revoke'],
   ['GET', '/confirm/result'],
   ['HEAD', '/confirm/result'],
+  ['GET', '/static/app.css'],
+  ['HEAD', '/static/app.css'],
+  ['GET', '/static/logo.svg'],
+  ['HEAD', '/static/logo.svg'],
+  ...(['/', '/login', '/register', '/register/result', '/forgot', '/forgot/sent'] as const).flatMap(
+    (url) => [['GET', url] as const, ['HEAD', url] as const],
+  ),
+  ...(['/reset', '/reset/done', '/dashboard'] as const).flatMap((url) => [
+    ['GET', url] as const,
+    ['HEAD', url] as const,
+  ]),
+  ...(['/locale', '/login', '/register', '/forgot', '/reset', '/logout'] as const).map(
+    (url) => ['POST', url] as const,
+  ),
 ];
 
 /** Routes that answer HTML pages (their errors are HTML too). */
-const HTML_ROUTES = new Set(['/api/v1/auth/confirm', '/confirm/result']);
+const HTML_ROUTES = new Set([
+  '/api/v1/auth/confirm',
+  '/confirm/result',
+  '/static/app.css',
+  '/static/logo.svg',
+  '/',
+  '/login',
+  '/register',
+  '/register/result',
+  '/forgot',
+  '/forgot/sent',
+  '/reset',
+  '/reset/done',
+  '/dashboard',
+  '/locale',
+  '/logout',
+]);
 
 const RUNS_PER_ROUTE = 200;
 

@@ -84,12 +84,17 @@ const notFoundPage = `<!doctype html>
 <body><main><h1>Page not found</h1><p><a href="/">Verstak Sync</a></p></main></body></html>
 `;
 
+export interface ErrorHandlingOptions {
+  /** The HTML 404 page for paths outside /api/ (the web console's, in the reader's language). */
+  readonly notFoundPage?: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
 /**
  * One place that turns failures into the wire shape. A 5xx never echoes its cause: the
  * client gets a generic message and the request id, the log gets the error.
  */
 export const errorHandling = fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, options: ErrorHandlingOptions) => {
     const routes: KnownRoute[] = [];
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -141,13 +146,17 @@ export const errorHandling = fp(
         return sendError(reply, 405, 'method_not_allowed', 'method not allowed');
       }
       if (path.startsWith('/api/')) return sendError(reply, 404, 'not_found', 'not found');
+      if (options.notFoundPage && (request.method === 'GET' || request.method === 'HEAD')) {
+        // A failed render goes to the error handler like any other failure.
+        return options.notFoundPage(request, reply).catch((err: unknown) => reply.send(err));
+      }
       return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage);
     };
     // Answered before the body is read: a malformed or oversized body must not turn a
     // wrong method or an unknown path into 400 or 413 (CONTRACT.md §2).
     app.addHook('onRequest', (request, reply, done) => {
       // Answering from a callback-style hook: send and do not call done.
-      if (request.is404) answerNotFound(request, reply);
+      if (request.is404) void answerNotFound(request, reply);
       else done();
     });
     app.setNotFoundHandler(answerNotFound);

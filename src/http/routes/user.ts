@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, badRequest } from '../../errors.js';
 import { listDevicesOfUser } from '../../projections/devices.js';
@@ -6,6 +7,7 @@ import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta, wireTime } from '../body.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { createSessionAuthenticator } from '../session-auth.js';
+import { revokeFromForm } from '../../web/device-revoke.js';
 
 export type UserRouteDeps = Pick<
   Runtime,
@@ -16,9 +18,16 @@ export type UserRouteDeps = Pick<
 
 const RevokeBody = z.object({ password: z.string().default('') });
 
+const isForm = (request: FastifyRequest) =>
+  (request.headers['content-type'] ?? '')
+    .toLowerCase()
+    .startsWith('application/x-www-form-urlencoded');
+
 /** CONTRACT.md §7: a signed-in user's own devices. */
 export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
   const { db, devices, activity, limiter } = deps;
+  // The dashboard's revoke form posts here (CONTRACT.md §9); JSON stays the default.
+  await app.register(formbody, { bodyLimit: 16 * 1024 });
   app.decorateRequest('account', null);
   app.addHook('onRequest', createSessionAuthenticator(deps));
 
@@ -34,15 +43,19 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
     })),
   );
 
-  app.post<{ Params: { id: string } }>('/api/v1/user/devices/:id/revoke', async (request) => {
-    const { userId } = request.account!;
-    const body = parseJsonBody(RevokeBody, request.body);
-    if (!body.password) throw badRequest('password required');
-    limiter.check('auth-test', request.ip, userId);
-    if (!(await devices.passwordMatches(userId, body.password))) {
-      throw new AppError(403, 'forbidden', 'wrong password');
-    }
-    devices.revoke(request.params.id, userId, 'user', requestMeta(request, `user:${userId}`));
-    return { status: 'revoked' };
-  });
+  app.post<{ Params: { id: string } }>(
+    '/api/v1/user/devices/:id/revoke',
+    async (request, reply) => {
+      if (isForm(request)) return revokeFromForm(request, reply, deps);
+      const { userId } = request.account!;
+      const body = parseJsonBody(RevokeBody, request.body);
+      if (!body.password) throw badRequest('password required');
+      limiter.check('auth-test', request.ip, userId);
+      if (!(await devices.passwordMatches(userId, body.password))) {
+        throw new AppError(403, 'forbidden', 'wrong password');
+      }
+      devices.revoke(request.params.id, userId, 'user', requestMeta(request, `user:${userId}`));
+      return { status: 'revoked' };
+    },
+  );
 }

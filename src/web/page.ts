@@ -1,0 +1,94 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionPrincipal } from '../commands/session-service.js';
+import type { Config } from '../config.js';
+import { requestLocale, type Locale } from '../http/locale.js';
+import { translator, type MessageKey, type Translate } from './i18n/index.js';
+import {
+  LOCALE_COOKIE,
+  USER_SESSION_COOKIE,
+  csrfTokenOf,
+  ensureFormToken,
+  type TokenDeps,
+} from './tokens.js';
+
+export type PageDeps = TokenDeps & { readonly config: Pick<Config, 'default_locale'> };
+
+export interface Flash {
+  readonly kind: 'info' | 'error';
+  readonly text: string;
+}
+
+/** What every template may read as `it`; pages add their own fields. */
+export interface PageModel {
+  readonly lang: Locale;
+  readonly t: Translate;
+  readonly title: string;
+  /** The switcher's choice: an explicit locale or `system`. */
+  readonly localeChoice: 'en' | 'ru' | 'system';
+  /** Where the locale switcher returns to. */
+  readonly returnTo: string;
+  readonly formToken: string;
+  readonly csrfToken: string;
+  readonly user: SessionPrincipal | null;
+  readonly flash: Flash | null;
+}
+
+export const localeOf = (request: FastifyRequest, deps: PageDeps): Locale =>
+  requestLocale(request, deps.config.default_locale);
+
+function localeChoice(request: FastifyRequest): PageModel['localeChoice'] {
+  const cookie = request.cookies[LOCALE_COOKIE];
+  return cookie === 'en' || cookie === 'ru' ? cookie : 'system';
+}
+
+/**
+ * Where the locale switcher returns: the GET page as it was asked for (a mailed link keeps
+ * its token, or switching language would void the link), else the form's own page.
+ */
+const returnTo = (request: FastifyRequest): string =>
+  request.method === 'GET' ? request.url : (request.routeOptions.url ?? '/');
+
+export interface RenderOptions {
+  readonly status?: number;
+  readonly flash?: { kind: Flash['kind']; key: MessageKey; params?: Record<string, string> };
+  /** Personal or secret content: never kept by a cache (RELIABILITY.md §2.8). */
+  readonly noStore?: boolean;
+}
+
+/** Renders `views/pages/<page>.eta` inside the layout. */
+export async function renderPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: PageDeps,
+  page: string,
+  titleKey: MessageKey,
+  data: Record<string, unknown> = {},
+  options: RenderOptions = {},
+) {
+  const lang = localeOf(request, deps);
+  const t = translator(lang);
+  const user = request.account ?? null;
+  const session = request.cookies[USER_SESSION_COOKIE];
+  const model: PageModel = {
+    lang,
+    t,
+    title: t(titleKey),
+    localeChoice: localeChoice(request),
+    returnTo: returnTo(request),
+    formToken: ensureFormToken(request, reply, deps),
+    // Re-derived rather than read back from the cookie, which a sibling site could plant.
+    csrfToken: user && session ? csrfTokenOf(session) : '',
+    user,
+    flash: options.flash
+      ? { kind: options.flash.kind, text: t(options.flash.key, options.flash.params) }
+      : null,
+  };
+  const html = await reply.viewAsync(`pages/${page}`, { ...data, ...model });
+  if (options.noStore || user) reply.header('cache-control', 'no-store');
+  // The language and the signed-in state come from these request headers.
+  reply.header('vary', 'Accept-Language, Cookie');
+  return reply
+    .code(options.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(html);
+}

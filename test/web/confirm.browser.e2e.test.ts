@@ -1,0 +1,66 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  closeMailFlows,
+  emailOf,
+  linkOf,
+  login,
+  pathOf,
+  register,
+  startMailFlow,
+  type MailFlow,
+} from '../http/accounts/mail-rig.js';
+import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
+
+// A person confirming their address in a real browser: the mailed link, the page it opens,
+// the button that confirms (a GET never does), in both languages.
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => browser.close());
+afterEach(closeMailFlows);
+
+/** A real listener, named as the public URL: mailed links and the Origin check use it. */
+async function listening(flow: MailFlow) {
+  const base = await flow.server.app.listen({ port: 0, host: '127.0.0.1' });
+  flow.server.runtime.settings.applyOverrides({ publicUrl: base }, { actor: 'test' });
+  return base;
+}
+
+describe('the mailed confirmation link in a browser', () => {
+  for (const [locale, acceptLanguage] of [
+    ['en', 'en-GB,en;q=0.8'],
+    ['ru', 'ru-RU,ru;q=0.9'],
+  ] as const) {
+    it(`opens a page that confirms on a click (${locale})`, async () => {
+      const flow = await startMailFlow();
+      const base = await listening(flow);
+      expect((await register(flow, `ann-${locale}`)).statusCode).toBe(200);
+      const [mail] = await flow.mailsTo(emailOf(`ann-${locale}`), 1);
+      const link = linkOf(mail!, '/api/v1/auth/confirm?token=');
+
+      // bypassCSP only lets axe-core's script in; no page needs it otherwise.
+      const context = await browser.newContext({
+        bypassCSP: true,
+        viewport: VIEWPORTS.phone,
+        extraHTTPHeaders: { 'accept-language': acceptLanguage },
+      });
+      const page = await context.newPage();
+      const opened = await page.goto(`${base}${pathOf(link)}`);
+      expect(opened?.status()).toBe(200);
+      expect(await page.getAttribute('html', 'lang')).toBe(locale);
+      await screenshot(page, `confirm-form-${locale}-phone`);
+      expect(await seriousViolations(page)).toEqual([]);
+      // Opening the link confirmed nothing: a mail scanner's GET must not.
+      expect((await login(flow, `ann-${locale}`)).statusCode).toBe(403);
+
+      await Promise.all([page.waitForURL('**/confirm/result'), page.locator('form[action="/api/v1/auth/confirm"] button').click()]);
+      await screenshot(page, `confirm-done-${locale}-phone`);
+      expect(await seriousViolations(page)).toEqual([]);
+      expect((await login(flow, `ann-${locale}`)).statusCode).toBe(200);
+      await context.close();
+    });
+  }
+});
