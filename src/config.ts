@@ -29,6 +29,15 @@ const TimeoutsSchema = z.object({
   shutdown_ms: z.number().int().positive().default(20_000),
 });
 
+const RetentionSchema = z.object({
+  /** How long push idempotency answers are kept (CONTRACT.md §5.2). */
+  idempotency_hours: z.number().positive().default(24),
+  /** Staged uploads older than this are abandoned: a live upload writes continuously. */
+  temp_upload_hours: z.number().positive().default(24),
+  /** How often the server runs the retention cleanup; 0 turns the schedule off. */
+  cleanup_interval_hours: z.number().nonnegative().default(6),
+});
+
 const AdminSchema = z.object({
   username: z.string().min(1),
   password_hash: z.string().min(1),
@@ -42,13 +51,12 @@ export const ConfigSchema = z.object({
   admin: z.array(AdminSchema).default([]),
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   timeouts: TimeoutsSchema.default(TimeoutsSchema.parse({})),
-  retention: z
-    .object({ idempotency_hours: z.number().positive().default(24) })
-    .default({ idempotency_hours: 24 }),
+  retention: RetentionSchema.default(RetentionSchema.parse({})),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type Limits = Config['limits'];
+export type Retention = Config['retention'];
 
 export const configPath = (dataDir: string) => join(dataDir, 'config.yml');
 

@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileBlobStore } from './blobs/blob-store.js';
+import { createFileSweep } from './blobs/file-sweep.js';
 import { createBus, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
 import { createAccountService, type AccountService } from './commands/account-service.js';
 import { createBlobService, type BlobService } from './commands/blob-service.js';
+import { createCleanup, type Cleanup } from './commands/cleanup-service.js';
 import { createCommandHandler, type CommandHandler } from './commands/handle.js';
 import { createDeviceService, type DeviceService } from './commands/device-service.js';
 import {
@@ -65,6 +67,8 @@ export interface Runtime {
   readonly sync: SyncService;
   readonly blobs: BlobService;
   readonly settings: SettingsService;
+  /** Retention: expired rows, stale uploads and content files the log does not know. */
+  readonly cleanup: Cleanup;
   /** The WAL checkpoint worker, when the runtime was opened with one (the server). */
   readonly checkpointer?: Checkpointer;
   close(): void;
@@ -124,6 +128,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     createKey: !process.env.CREDENTIALS_DIRECTORY,
   });
   const settings = createSettingsService({ db, handle, clock, secrets });
+  const sweep = createFileSweep(dataDir);
+  const cleanup = createCleanup({ db, handle, sweep, retention: config.retention });
   // Started last: nothing above may fail and leave a worker behind.
   const checkpointer = options.checkpointer && startCheckpointer(db, options.checkpointer);
   return {
@@ -150,6 +156,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     sync,
     blobs,
     settings,
+    cleanup,
     checkpointer,
     close() {
       bus.all.clear();

@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobSource } from './digest-check.js';
 import { createStagingWriter } from './staging-writer.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const TEMP_PREFIX = 'blob-';
+/** Staged uploads in `<data>/tmp` are named `blob-<pid>-<random>`. */
+export const TEMP_PREFIX = 'blob-';
 // Range reads come in larger slices than the 64 KiB default: fewer reads, bounded memory.
 const READ_CHUNK = 256 * 1024;
 
@@ -76,6 +77,18 @@ function isLeftover(name: string): boolean {
   return !Number.isSafeInteger(pid) || pid <= 0 || !isRunning(pid);
 }
 
+/** Sets the file's mtime to now; false when it no longer exists. */
+async function touch(path: string): Promise<boolean> {
+  const now = new Date();
+  try {
+    await utimes(path, now, now);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
 async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
@@ -141,11 +154,14 @@ export function createFileBlobStore(dataDir: string): BlobStore {
       const path = pathOf(temp.sha256);
       const dir = dirname(path);
       const created = await mkdir(dir, { recursive: true, mode: 0o700 });
-      const existing = await sizeOf(path);
-      if (existing === temp.size) {
+      let existing = await sizeOf(path);
+      // Touching the kept copy tells a concurrent retention sweep (which spares recently
+      // modified files) that it is about to be recorded; gone meanwhile, ours takes its place.
+      if (existing === temp.size && (await touch(path))) {
         await rm(temp.tempPath, { force: true });
         return 'existing';
       }
+      if (existing === temp.size) existing = undefined;
       await rename(temp.tempPath, path);
       await fsyncDirectory(dir);
       // New fan-out folders are entries of their parents, which must reach the disk too.

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readBuildInfo } from '../version.js';
 import { auditCommand } from './audit.js';
+import { cleanupCommand } from './cleanup.js';
 import { replayCommand } from './replay.js';
 import { serveCommand } from './serve.js';
 import { settingsCommand } from './settings.js';
@@ -17,6 +18,7 @@ export function createProgram(): Command {
   program.addCommand(verifyCommand);
   program.addCommand(replayCommand);
   program.addCommand(settingsCommand);
+  program.addCommand(cleanupCommand);
   return program;
 }
 

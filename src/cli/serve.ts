@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logger.js';
 import { createMailer } from '../mail/mailer.js';
@@ -79,6 +80,13 @@ export async function serve(opts: ServeOptions): Promise<void> {
   app.server.headersTimeout = runtime.config.timeouts.headers_ms;
   const mailer = createMailer(runtime, logger);
   mailer.start();
+  const retention = startCleanupSchedule({
+    cleanup: runtime.cleanup,
+    clock: runtime.clock,
+    intervalMs: runtime.config.retention.cleanup_interval_hours * 3_600_000,
+    onReport: (report) => logger.info({ cleanup: report }, 'retention cleanup ran'),
+    onError: (err) => logger.error({ err }, 'retention cleanup failed'),
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -94,6 +102,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     try {
       await app.close();
       await mailer.stop();
+      await retention.stop();
     } finally {
       runtime.close();
       logger.info('stopped');

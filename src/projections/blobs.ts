@@ -142,3 +142,13 @@ export const userBlobBytes = (db: Sqlite, userId: string): number =>
       )
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('total')),
   )?.total ?? 0;
+
+/**
+ * Whether the log knows this content at all: stored or referenced by any (user, vault). A
+ * file that is neither is left over (a crash or a failed record between placing and
+ * recording it) and retention may remove it.
+ */
+export const isBlobKnown = (db: Sqlite, sha256: string): boolean =>
+  first(db, qb.selectFrom('blobs').select('sha256').where('sha256', '=', sha256)) !== undefined ||
+  first(db, qb.selectFrom('blob_refs').select('sha256').where('sha256', '=', sha256).limit(1)) !==
+    undefined;

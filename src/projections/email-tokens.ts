@@ -63,6 +63,7 @@ export const emailTokensProjection: Projection = {
     'EmailConfirmed',
     'PasswordResetRequested',
     'PasswordReset',
+    'CleanupRan',
   ],
   init(db) {
     db.exec(`
@@ -91,6 +92,14 @@ export const emailTokensProjection: Projection = {
       case 'PasswordReset':
         voidUnused(db, event.data.userId, 'reset', event.at);
         return;
+      case 'CleanupRan':
+        run(
+          db,
+          qb
+            .deleteFrom('email_tokens')
+            .where('expires_at', '<=', event.data.emailTokensExpiredBefore),
+        );
+        return;
       default:
         return;
     }
@@ -110,4 +119,14 @@ export const countResetRequestsSince = (db: Sqlite, userId: string, since: strin
       .where('user_id', '=', userId)
       .where('purpose', '=', 'reset')
       .where('created_at', '>', since),
+  )?.n ?? 0;
+
+/** E-mail tokens a cleanup with this cutoff removes (CleanupRan). */
+export const countExpiredEmailTokens = (db: Sqlite, expiredBefore: string): number =>
+  first(
+    db,
+    qb
+      .selectFrom('email_tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('expires_at', '<=', expiredBefore),
   )?.n ?? 0;

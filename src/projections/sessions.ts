@@ -20,7 +20,7 @@ export const sessionsProjection: Projection = {
   name: 'sessions',
   version: 1,
   tables: ['sessions'],
-  handles: ['UserLoggedIn', 'SessionEnded'],
+  handles: ['UserLoggedIn', 'SessionEnded', 'CleanupRan'],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS sessions (
@@ -63,11 +63,27 @@ export const sessionsProjection: Projection = {
             .where('ended_at', 'is', null),
         );
         return;
+      case 'CleanupRan':
+        run(
+          db,
+          qb.deleteFrom('sessions').where('expires_at', '<=', event.data.sessionsExpiredBefore),
+        );
+        return;
       default:
         return;
     }
   },
 };
+
+/** Sessions a cleanup with this cutoff removes (CleanupRan). */
+export const countExpiredSessions = (db: Sqlite, expiredBefore: string): number =>
+  first(
+    db,
+    qb
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('expires_at', '<=', expiredBefore),
+  )?.n ?? 0;
 
 /** A live session and its user, or undefined when it ended, expired or was never issued. */
 export const findLiveSession = (db: Sqlite, sessionHash: string, now: string) =>

@@ -54,3 +54,11 @@ export const findPushAnswer = (db: Sqlite, vault: number, key: string, notBefore
 
 export const listVaultsOfUser = (db: Sqlite, userId: string) =>
   all(db, qb.selectFrom('vaults').selectAll().where('user_id', '=', userId).orderBy('vault_id'));
+
+/** Idempotency answers a cleanup with this cutoff removes (CleanupRan). */
+export const countStalePushAnswers = (db: Sqlite, answeredBefore: string): number =>
+  (
+    prepared(db, 'SELECT count(*) AS n FROM push_answers WHERE answered_at < ?').get(
+      answeredBefore,
+    ) as { n: number }
+  ).n;

@@ -279,10 +279,19 @@ export const vaultsProjection: Projection = {
     'tombstones',
     'push_answers',
   ],
-  handles: ['OperationPushed', 'PushAnswered'],
+  handles: ['OperationPushed', 'PushAnswered', 'CleanupRan'],
   init(db) {
     db.exec(DDL);
   },
-  apply: (db, event) => applyVaultEvents(db, [event]),
+  apply(db, event) {
+    // Idempotency answers expire (retention.idempotency_hours); ops and tombstones never do.
+    if (event.type === 'CleanupRan') {
+      prepared(db, 'DELETE FROM push_answers WHERE answered_at < ?').run(
+        event.data.pushAnswersBefore,
+      );
+      return;
+    }
+    applyVaultEvents(db, [event]);
+  },
   applyAll: applyVaultEvents,
 };

@@ -2,6 +2,7 @@ import { createCatalogue, type EventDefinition, type EventOf } from '../catalogu
 import { ACCOUNT_EVENTS } from './account-events.js';
 import { BLOB_EVENTS } from './blob-events.js';
 import { DEVICE_EVENTS } from './device-events.js';
+import { RETENTION_EVENTS } from './retention-events.js';
 import { SETTINGS_EVENTS } from './settings-events.js';
 import { USER_EVENTS } from './user-events.js';
 import { VAULT_EVENTS } from './vault-events.js';
@@ -9,6 +10,7 @@ import { VAULT_EVENTS } from './vault-events.js';
 export * from './account-events.js';
 export * from './blob-events.js';
 export * from './device-events.js';
+export * from './retention-events.js';
 export * from './settings-events.js';
 export * from './user-events.js';
 export * from './vault-events.js';
@@ -20,6 +22,7 @@ const DEFINITIONS = [
   ...VAULT_EVENTS,
   ...BLOB_EVENTS,
   ...SETTINGS_EVENTS,
+  ...RETENTION_EVENTS,
 ] as const;
 
 type Distribute<D> = D extends EventDefinition ? EventOf<D> : never;
