@@ -4,10 +4,10 @@ import {
   closeMailFlows,
   emailOf,
   linkOf,
+  listenAsPublicUrl,
   pairDevice,
   pathOf,
   startMailFlow,
-  type MailFlow,
 } from '../http/accounts/mail-rig.js';
 import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
 
@@ -26,13 +26,6 @@ beforeAll(async () => {
 afterAll(async () => browser.close());
 afterEach(closeMailFlows);
 
-/** A real listener, named as the public URL: mailed links and the Origin check use it. */
-async function listening(flow: MailFlow) {
-  const base = await flow.server.app.listen({ port: 0, host: '127.0.0.1' });
-  flow.server.runtime.settings.applyOverrides({ publicUrl: base }, { actor: 'test' });
-  return base;
-}
-
 async function submit(page: Page, form: string) {
   await Promise.all([
     page.waitForNavigation(),
@@ -49,7 +42,7 @@ describe('an account in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of cases) {
     it(`goes from registration to sign-out (${locale}, ${width}, ${theme})`, async () => {
       const flow = await startMailFlow();
-      const base = await listening(flow);
+      const base = await listenAsPublicUrl(flow);
       const name = `mila-${locale}`;
       // bypassCSP only lets axe-core's script in; the pages need no script of their own.
       const context: BrowserContext = await browser.newContext({

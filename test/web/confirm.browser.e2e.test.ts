@@ -4,11 +4,11 @@ import {
   closeMailFlows,
   emailOf,
   linkOf,
+  listenAsPublicUrl,
   login,
   pathOf,
   register,
   startMailFlow,
-  type MailFlow,
 } from '../http/accounts/mail-rig.js';
 import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
 
@@ -22,13 +22,6 @@ beforeAll(async () => {
 afterAll(async () => browser.close());
 afterEach(closeMailFlows);
 
-/** A real listener, named as the public URL: mailed links and the Origin check use it. */
-async function listening(flow: MailFlow) {
-  const base = await flow.server.app.listen({ port: 0, host: '127.0.0.1' });
-  flow.server.runtime.settings.applyOverrides({ publicUrl: base }, { actor: 'test' });
-  return base;
-}
-
 describe('the mailed confirmation link in a browser', () => {
   for (const [locale, acceptLanguage] of [
     ['en', 'en-GB,en;q=0.8'],
@@ -36,7 +29,7 @@ describe('the mailed confirmation link in a browser', () => {
   ] as const) {
     it(`opens a page that confirms on a click (${locale})`, async () => {
       const flow = await startMailFlow();
-      const base = await listening(flow);
+      const base = await listenAsPublicUrl(flow);
       expect((await register(flow, `ann-${locale}`)).statusCode).toBe(200);
       const [mail] = await flow.mailsTo(emailOf(`ann-${locale}`), 1);
       const link = linkOf(mail!, '/api/v1/auth/confirm?token=');
@@ -56,7 +49,10 @@ describe('the mailed confirmation link in a browser', () => {
       // Opening the link confirmed nothing: a mail scanner's GET must not.
       expect((await login(flow, `ann-${locale}`)).statusCode).toBe(403);
 
-      await Promise.all([page.waitForURL('**/confirm/result'), page.locator('form[action="/api/v1/auth/confirm"] button').click()]);
+      await Promise.all([
+        page.waitForURL('**/confirm/result'),
+        page.locator('form[action="/api/v1/auth/confirm"] button').click(),
+      ]);
       await screenshot(page, `confirm-done-${locale}-phone`);
       expect(await seriousViolations(page)).toEqual([]);
       expect((await login(flow, `ann-${locale}`)).statusCode).toBe(200);

@@ -144,6 +144,13 @@ export async function startMailFlow(options: MailFlowOptions = {}): Promise<Mail
   return flow;
 }
 
+/** A real listener, named as the public URL: mailed links and the Origin check use it. */
+export async function listenAsPublicUrl(flow: MailFlow): Promise<string> {
+  const base = await flow.server.app.listen({ port: 0, host: '127.0.0.1' });
+  flow.server.runtime.settings.applyOverrides({ publicUrl: base }, { actor: 'test' });
+  return base;
+}
+
 export async function closeMailFlows(): Promise<void> {
   await Promise.all([...flows].map((f) => f.close()));
 }
