@@ -7,7 +7,9 @@ import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta, wireTime } from '../body.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { createSessionAuthenticator } from '../session-auth.js';
+import { csrfRefused } from '../../web/dashboard.js';
 import { revokeFromForm } from '../../web/device-revoke.js';
+import { csrfValid } from '../../web/tokens.js';
 
 export type UserRouteDeps = Pick<
   Runtime,
@@ -47,6 +49,12 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
     '/api/v1/user/devices/:id/revoke',
     async (request, reply) => {
       if (isForm(request)) return revokeFromForm(request, reply, deps);
+      // A session cookie rides along on a forged request; the CSRF token does not. A Bearer
+      // session token (POST /api/v1/auth/login) is never sent by a browser on its own.
+      const viaBearer = (request.headers.authorization ?? '').startsWith('Bearer ');
+      if (!viaBearer && !csrfValid(request, undefined, deps.configuredPublicUrl())) {
+        throw csrfRefused();
+      }
       const { userId } = request.account!;
       const body = parseJsonBody(RevokeBody, request.body);
       if (!body.password) throw badRequest('password required');

@@ -1,3 +1,4 @@
+import { csrfTokenOf } from '../../../src/web/tokens.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   FROM,
@@ -123,7 +124,11 @@ describe('registration, confirmation and a first device over real SMTP', () => {
         method: 'POST',
         url: `/api/v1/user/devices/${device.device_id}/revoke`,
         payload: { password: PASSWORD },
-        headers: { cookie: `user_session=${session}`, origin },
+        headers: {
+          cookie: `user_session=${session}; csrf_token=${csrfTokenOf(session)}`,
+          'x-csrf-token': csrfTokenOf(session),
+          origin,
+        },
       });
     expect((await revoke('https://evil.example')).statusCode).toBe(403);
     const revoked = await revoke(PUBLIC_URL);

@@ -1,3 +1,4 @@
+import { csrfTokenOf } from '../../../src/web/tokens.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/clock.js';
 import type { TestServer } from '../../helpers/sync-app.js';
@@ -98,7 +99,7 @@ describe('a signed-in user and their devices', () => {
     expect((await me(bobDevice.device_token)).statusCode).toBe(200);
   });
 
-  it('takes the session from the user_session cookie, but a cross-site cookie POST is refused', async () => {
+  it('takes the session from the user_session cookie, but a cookie POST needs the CSRF token and the same origin', async () => {
     server = await startAccountsServer();
     await registerConfirmed(server, 'alice');
     const device = (await pairWith(server, 'alice', PASSWORD)).json();
@@ -118,11 +119,26 @@ describe('a signed-in user and their devices', () => {
     expect(crossSite.statusCode).toBe(403);
     expect(crossSite.json().code).toBe('csrf_invalid');
     expect((await me(device.device_token)).statusCode).toBe(200);
-    const sameSite = await post(
+    const noToken = await post(
       server,
       url,
       { password: PASSWORD },
       { headers: { cookie, origin: PUBLIC_URL } },
+    );
+    expect([noToken.statusCode, noToken.json().code]).toEqual([403, 'csrf_invalid']);
+    expect((await me(device.device_token)).statusCode).toBe(200);
+    const csrf = csrfTokenOf(token);
+    const sameSite = await post(
+      server,
+      url,
+      { password: PASSWORD },
+      {
+        headers: {
+          cookie: `${cookie}; csrf_token=${csrf}`,
+          'x-csrf-token': csrf,
+          origin: PUBLIC_URL,
+        },
+      },
     );
     expect(sameSite.statusCode).toBe(200);
   });
