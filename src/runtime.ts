@@ -13,6 +13,10 @@ import {
   createPasswordResetService,
   type PasswordResetService,
 } from './commands/password-reset-service.js';
+import {
+  createAdminSessionService,
+  type AdminSessionService,
+} from './commands/admin-session-service.js';
 import { createSessionService, type SessionService } from './commands/session-service.js';
 import { createSettingsService, type SettingsService } from './commands/settings-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
@@ -34,7 +38,12 @@ import { migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
 import { publicUrlOf as settingsPublicUrl } from './projections/settings.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
-import { createProjector, PROJECTIONS, type Progress, type Projector } from './projections/index.js';
+import {
+  createProjector,
+  PROJECTIONS,
+  type Progress,
+  type Projector,
+} from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
 import { createSecretBox, secretKeyFileOf } from './security/secret-box.js';
 
@@ -55,6 +64,8 @@ export interface Runtime {
   readonly accounts: AccountService;
   readonly passwordResets: PasswordResetService;
   readonly sessions: SessionService;
+  /** The web console's admin sessions (admins themselves live in config.yml). */
+  readonly adminSessions: AdminSessionService;
   /** The base of links in mails. */
   readonly publicUrl: () => string;
   /**
@@ -111,7 +122,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   projector.catchUp(options.onRebuildProgress);
   const bus = createBus();
   const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
-  const users = createUserService({ handle, hasher, ids, clock });
+  const users = createUserService({ db, handle, hasher, ids, clock });
   const devices = createDeviceService({ db, handle, hasher, ids, clock });
   // The settings (flags, CLI, admin console) win; config.yml is the fallback. Never the Host header.
   const publicUrl = () => settingsPublicUrl(db) || publicUrlOf(config);
@@ -120,9 +131,29 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
   const sessions = createSessionService({ db, handle, hasher, ids, clock });
+  const adminSessions = createAdminSessionService({
+    db,
+    handle,
+    hasher,
+    ids,
+    clock,
+    admins: () => config.admin,
+  });
   const activity = createDeviceActivity(db);
-  const blobs = createBlobService({ db, handle, store: createFileBlobStore(dataDir), limits: config.limits });
-  const sync = createSyncService({ db, store, enqueue, clock, config, findBlob: findBlobReference });
+  const blobs = createBlobService({
+    db,
+    handle,
+    store: createFileBlobStore(dataDir),
+    limits: config.limits,
+  });
+  const sync = createSyncService({
+    db,
+    store,
+    enqueue,
+    clock,
+    config,
+    findBlob: findBlobReference,
+  });
   // A systemd credential key is read-only; only the data-dir key is created on first use.
   const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
     createKey: !process.env.CREDENTIALS_DIRECTORY,
@@ -149,6 +180,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     accounts,
     passwordResets,
     sessions,
+    adminSessions,
     publicUrl,
     configuredPublicUrl,
     devices,

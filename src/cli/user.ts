@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { userAddCommand } from './user-add.js';
 import { userBlockCommand, userUnblockCommand } from './user-block.js';
+import { userDeleteCommand } from './user-delete.js';
 import { userListCommand } from './user-list.js';
 
 export const userCommand = new Command('user')
@@ -8,4 +9,5 @@ export const userCommand = new Command('user')
   .addCommand(userAddCommand)
   .addCommand(userBlockCommand)
   .addCommand(userUnblockCommand)
+  .addCommand(userDeleteCommand)
   .addCommand(userListCommand);

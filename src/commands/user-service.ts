@@ -2,8 +2,20 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import type { Ids } from '../ids.js';
-import type { EventMeta, Sqlite } from '../log/index.js';
+import {
+  checkpointTruncate,
+  findUserContent,
+  redactEvents,
+  toRanges,
+  type EventMeta,
+  type Sqlite,
+} from '../log/index.js';
 import { listLiveSessionHashes } from '../projections/sessions.js';
+import {
+  blobsOnlyReferencedBy,
+  eraseUserSideTables,
+  userDeviceIds,
+} from '../projections/user-erasure.js';
 import { findUserByEmail, findUserById, findUserByUsername } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import type { CommandHandler } from './handle.js';
@@ -13,7 +25,10 @@ import { userDecider, userStream, type UserState } from './user.js';
 export const UsernameSchema = z
   .string()
   .trim()
-  .regex(/^[\p{L}\p{N}._-]{1,64}$/u, 'username must be 1-64 letters, digits, dots, dashes or underscores');
+  .regex(
+    /^[\p{L}\p{N}._-]{1,64}$/u,
+    'username must be 1-64 letters, digits, dots, dashes or underscores',
+  );
 
 // A bare address only: no display name, no CR/LF (it ends up in mail headers).
 export const EmailSchema = z
@@ -23,9 +38,12 @@ export const EmailSchema = z
   .regex(/^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/, 'invalid email')
   .transform((e) => e.toLowerCase());
 
-export const PasswordSchema = z.string().refine((p) => Buffer.byteLength(p) >= 8, {
-  message: 'PASSWORD_TOO_SHORT',
-}).refine((p) => Buffer.byteLength(p) <= 256, { message: 'PASSWORD_TOO_LONG' });
+export const PasswordSchema = z
+  .string()
+  .refine((p) => Buffer.byteLength(p) >= 8, {
+    message: 'PASSWORD_TOO_SHORT',
+  })
+  .refine((p) => Buffer.byteLength(p) <= 256, { message: 'PASSWORD_TOO_LONG' });
 
 export const RegisterInputSchema = z.object({
   username: UsernameSchema,
@@ -53,18 +71,35 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.
 export function loadUserState(db: Sqlite, userId: string): UserState {
   const row = findUserById(db, userId);
   if (!row) return { status: 'none' };
-  return { status: 'registered', userId, blocked: row.blocked === 1, confirmed: row.confirmed === 1 };
+  return {
+    status: 'registered',
+    userId,
+    blocked: row.blocked === 1,
+    confirmed: row.confirmed === 1,
+  };
 }
 
 export type UserService = ReturnType<typeof createUserService>;
 
+export interface UserDeletion {
+  /** Seq of the UserDeleted event. */
+  readonly seq: number;
+  /** Earlier events whose data was replaced by the redaction marker. */
+  readonly redactedEvents: number;
+  /** Contents only this user referenced, now unknown to the log (cleanup removes files). */
+  readonly blobs: number;
+  /** False when a reader kept the WAL from being truncated; the next checkpoint clears it. */
+  readonly walTruncated: boolean;
+}
+
 export function createUserService(deps: {
+  db: Sqlite;
   handle: CommandHandler['handle'];
   hasher: PasswordHasher;
   ids: Ids;
   clock: Clock;
 }) {
-  const { handle, hasher, ids, clock } = deps;
+  const { db, handle, hasher, ids, clock } = deps;
   return {
     async register(
       input: RegisterInput,
@@ -110,6 +145,47 @@ export function createUserService(deps: {
         },
       });
       return events.length > 0;
+    },
+    /**
+     * Deletes the account and erases its content: one transaction appends UserDeleted
+     * (whose projections drop every row of the user), replaces the data of the earlier
+     * events holding their content with the redaction marker, and clears the side tables;
+     * then a TRUNCATE checkpoint moves the zeroed pages out of the WAL (secure_delete is
+     * on), so no byte of the content stays in the data directory's database files.
+     */
+    delete(userId: string, meta: EventMeta): UserDeletion {
+      let sideTables: { deviceIds: string[]; email: string } | undefined;
+      let redactedEvents = 0;
+      const [deleted] = handle({
+        stream: userStream(userId),
+        decider: userDecider,
+        meta,
+        loadState: (db) => loadUserState(db, userId),
+        command: (db) => {
+          const user = findUserById(db, userId);
+          if (!user) throw notFound('user not found');
+          sideTables = { deviceIds: userDeviceIds(db, userId), email: user.email };
+          const seqs = findUserContent(db, { userId, username: user.username, email: user.email });
+          return {
+            type: 'DeleteUser' as const,
+            data: { userId, redacted: toRanges(seqs), blobs: blobsOnlyReferencedBy(db, userId) },
+          };
+        },
+        sideEffects: (db, events) => {
+          for (const event of events) {
+            if (event.type !== 'UserDeleted') continue;
+            redactedEvents += redactEvents(db, event.data.redacted, event.seq);
+          }
+          if (sideTables) eraseUserSideTables(db, sideTables);
+        },
+      });
+      if (deleted?.type !== 'UserDeleted') throw new Error('DeleteUser appended no UserDeleted');
+      return {
+        seq: deleted.seq,
+        redactedEvents,
+        blobs: deleted.data.blobs.length,
+        walTruncated: checkpointTruncate(db),
+      };
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { EventOfType } from '../log/index.js';
+import type { EventOfType, SeqRange } from '../log/index.js';
 import { AppError, conflict } from '../errors.js';
 import {
   confirmEmail,
@@ -13,8 +13,7 @@ import {
 import type { Decider } from './decider.js';
 
 export type UserEvent =
-  | EventOfType<'UserRegistered' | 'UserBlocked' | 'UserUnblocked'>
-  | AccountEvent;
+  EventOfType<'UserRegistered' | 'UserBlocked' | 'UserUnblocked' | 'UserDeleted'> | AccountEvent;
 
 export type UserState =
   | { status: 'none' }
@@ -43,7 +42,15 @@ export type BlockUser = {
   data: { userId: string; liveSessions: readonly string[] };
 };
 export type UnblockUser = { type: 'UnblockUser'; data: { userId: string } };
-export type UserCommand = RegisterUser | BlockUser | UnblockUser | AccountCommand;
+export type DeleteUser = {
+  type: 'DeleteUser';
+  /**
+   * Looked up by the handler inside the append transaction: `redacted`, the events holding
+   * the user's content (erased in that transaction); `blobs`, contents only they referenced.
+   */
+  data: { userId: string; redacted: readonly SeqRange[]; blobs: readonly string[] };
+};
+export type UserCommand = RegisterUser | BlockUser | UnblockUser | DeleteUser | AccountCommand;
 
 export const userStream = (userId: string) => `user/${userId}`;
 
@@ -71,17 +78,26 @@ function block(command: BlockUser, state: UserState): UserEvent[] {
   const { userId, liveSessions } = command.data;
   return [
     { type: 'UserBlocked', data: { userId } },
-    ...liveSessions.map(
-      (sessionHash): UserEvent => ({
-        type: 'SessionEnded',
-        data: { userId, sessionHash, reason: 'blocked' },
-      }),
-    ),
+    ...liveSessions.map((sessionHash): UserEvent => ({
+      type: 'SessionEnded',
+      data: { userId, sessionHash, reason: 'blocked' },
+    })),
   ];
 }
 
 function unblock(command: UnblockUser, state: UserState): UserEvent[] {
   return requireUser(state).blocked ? [{ type: 'UserUnblocked', data: command.data }] : [];
+}
+
+function remove(command: DeleteUser, state: UserState): UserEvent[] {
+  requireUser(state);
+  const { userId, redacted, blobs } = command.data;
+  return [
+    {
+      type: 'UserDeleted',
+      data: { userId, redacted: redacted.map(([from, to]) => [from, to]), blobs: [...blobs] },
+    },
+  ];
 }
 
 export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
@@ -101,6 +117,8 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
         return state.status === 'registered' ? { ...state, blocked: false } : state;
       case 'EmailConfirmed':
         return state.status === 'registered' ? { ...state, confirmed: true } : state;
+      case 'UserDeleted':
+        return { status: 'none' };
       default:
         return state;
     }
@@ -113,6 +131,8 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
         return block(command, state);
       case 'UnblockUser':
         return unblock(command, state);
+      case 'DeleteUser':
+        return remove(command, state);
       case 'ConfirmEmail':
         return confirmEmail(command, state);
       case 'RequestPasswordReset':

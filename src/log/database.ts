@@ -23,6 +23,8 @@ export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 10000');
   db.pragma('foreign_keys = ON');
+  // Freed pages and cells are zeroed, so erased content (a deleted user's) leaves no bytes.
+  if (!options.readonly) db.pragma('secure_delete = ON');
   return db;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Catalogue } from './catalogue.js';
 import { inWriteTransaction, type Sqlite } from './database.js';
+import { redactedBy } from './erasure.js';
 import { ConcurrencyError, EventDecodeError } from './errors.js';
 import type { DomainEvent } from './events/index.js';
 import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
@@ -76,17 +77,14 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
 
   const decode = (row: EventRow): RecordedEvent => {
     try {
-      const data = catalogue.decode(row.type, row.schema_version, JSON.parse(row.data));
       const meta = EventMetaSchema.parse(JSON.parse(row.meta));
-      return {
-        type: row.type,
-        data,
-        seq: row.seq,
-        stream: row.stream,
-        version: row.version,
-        at: row.at,
-        meta,
-      } as RecordedEvent;
+      const place = { seq: row.seq, stream: row.stream, version: row.version, at: row.at, meta };
+      // Erased data is no longer the type's shape: it reads as EventRedacted instead.
+      const by = redactedBy(row.data);
+      if (by !== undefined)
+        return { type: 'EventRedacted', data: { by, type: row.type }, ...place };
+      const data = catalogue.decode(row.type, row.schema_version, JSON.parse(row.data));
+      return { type: row.type, data, ...place } as RecordedEvent;
     } catch (err) {
       throw new EventDecodeError(row.seq, (err as Error).message);
     }

@@ -3,6 +3,7 @@ export * from './catalogue.js';
 export * from './checkpointer.js';
 export * from './copy.js';
 export * from './database.js';
+export * from './erasure.js';
 export * from './errors.js';
 export * from './event-store.js';
 export * from './events/index.js';

@@ -1,5 +1,6 @@
 import type { Sqlite } from './database.js';
 import type { EventRow } from './event-store.js';
+import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
 
 export interface LogProblem {
@@ -15,9 +16,38 @@ export interface VerifyResult {
 
 const BATCH = 5000;
 
+const isSeqRange = (r: unknown): r is SeqRange =>
+  Array.isArray(r) && r.length === 2 && r.every((n) => Number.isInteger(n));
+
+/**
+ * The seq ranges each UserDeleted event erased, by its seq. Only events whose data still
+ * matches their chained data_hash count: an edited list is reported as a digest mismatch
+ * and vouches for nothing.
+ */
+function erasures(db: Sqlite): Map<number, readonly SeqRange[]> {
+  const rows = db
+    .prepare("SELECT seq, data, data_hash FROM events WHERE type = 'UserDeleted'")
+    .all() as Pick<EventRow, 'seq' | 'data' | 'data_hash'>[];
+  const bySeq = new Map<number, readonly SeqRange[]>();
+  for (const row of rows) {
+    if (sha256Hex(row.data) !== row.data_hash) continue;
+    let redacted: unknown;
+    try {
+      redacted = (JSON.parse(row.data) as { redacted?: unknown }).redacted;
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(redacted)) continue;
+    bySeq.set(row.seq, redacted.filter(isSeqRange));
+  }
+  return bySeq;
+}
+
 /**
  * Checks that seq runs 1..N without gaps, every data digest matches its data, the hash
- * chain is unbroken, and SQLite's own integrity check passes. Stops collecting after
+ * chain is unbroken, and SQLite's own integrity check passes. Data replaced by a
+ * redaction marker is accepted instead of its digest only when the later UserDeleted
+ * event the marker names lists that seq (and that event is intact and in the chain). Stops collecting after
  * `maxProblems` so a badly damaged log does not flood the operator.
  */
 export function verifyLog(
@@ -34,6 +64,7 @@ export function verifyLog(
   let previousHash = GENESIS_HASH;
   let expectedSeq = 1;
   let done = 0;
+  const erased = erasures(db);
   for (;;) {
     const rows = page.all(after, BATCH) as EventRow[];
     if (rows.length === 0) break;
@@ -44,7 +75,12 @@ export function verifyLog(
       } else if (row.seq !== expectedSeq) {
         problems.push({ seq: expectedSeq, problem: `sequence gap: next stored seq is ${row.seq}` });
       }
-      if (sha256Hex(row.data) !== row.data_hash) {
+      const by = redactedBy(row.data);
+      if (by !== undefined) {
+        if (!(by > row.seq && coversSeq(erased.get(by) ?? [], row.seq))) {
+          problems.push({ seq: row.seq, problem: `redacted without UserDeleted ${by} naming it` });
+        }
+      } else if (sha256Hex(row.data) !== row.data_hash) {
         problems.push({ seq: row.seq, problem: 'data does not match its data_hash' });
       }
       const expectedHash = chainHash(previousHash, {

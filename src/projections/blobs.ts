@@ -22,7 +22,7 @@ export const blobsProjection: Projection = {
   name: 'blobs',
   version: 1,
   tables: ['blobs', 'blob_refs'],
-  handles: ['BlobStored', 'BlobReferenced'],
+  handles: ['BlobStored', 'BlobReferenced', 'UserDeleted'],
   init(db) {
     // WITHOUT ROWID clusters a vault's references on its primary-key prefix, so the vault
     // sum reads contiguous rows; the user index covers the per-user distinct-content sum.
@@ -56,6 +56,14 @@ export const blobsProjection: Projection = {
         );
         return;
       }
+      // The event names the contents no one else referenced when it was decided: replay
+      // drops exactly those, whatever its redacted references left in the tables.
+      case 'UserDeleted':
+        run(db, qb.deleteFrom('blob_refs').where('user_id', '=', event.data.userId));
+        for (const sha256 of event.data.blobs) {
+          run(db, qb.deleteFrom('blobs').where('sha256', '=', sha256));
+        }
+        return;
       case 'BlobReferenced': {
         const d = event.data;
         const row = {

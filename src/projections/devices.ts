@@ -21,7 +21,7 @@ export const devicesProjection: Projection = {
   name: 'devices',
   version: 1,
   tables: ['devices'],
-  handles: ['DevicePaired', 'DeviceRevoked'],
+  handles: ['DevicePaired', 'DeviceRevoked', 'UserDeleted'],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS devices (
@@ -60,6 +60,9 @@ export const devicesProjection: Projection = {
         );
         return;
       }
+      case 'UserDeleted':
+        run(db, qb.deleteFrom('devices').where('user_id', '=', event.data.userId));
+        return;
       case 'DeviceRevoked':
         run(
           db,

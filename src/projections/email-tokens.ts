@@ -64,6 +64,7 @@ export const emailTokensProjection: Projection = {
     'PasswordResetRequested',
     'PasswordReset',
     'CleanupRan',
+    'UserDeleted',
   ],
   init(db) {
     db.exec(`
@@ -85,6 +86,9 @@ export const emailTokensProjection: Projection = {
         return;
       case 'PasswordResetRequested':
         insertToken(db, 'reset', event.data, event.at);
+        return;
+      case 'UserDeleted':
+        run(db, qb.deleteFrom('email_tokens').where('user_id', '=', event.data.userId));
         return;
       case 'EmailConfirmed':
         voidUnused(db, event.data.userId, 'confirm', event.at);

@@ -2,7 +2,7 @@ import type { Projection } from './projection.js';
 import { blobsProjection } from './blobs.js';
 import { devicesProjection } from './devices.js';
 import { emailTokensProjection } from './email-tokens.js';
-import { sessionsProjection } from './sessions.js';
+import { adminSessionsProjection, sessionsProjection } from './sessions.js';
 import { settingsProjection } from './settings.js';
 import { usersProjection } from './users.js';
 import { vaultsProjection } from './vaults.js';
@@ -15,6 +15,7 @@ export const PROJECTIONS: readonly Projection[] = [
   usersProjection,
   emailTokensProjection,
   sessionsProjection,
+  adminSessionsProjection,
   devicesProjection,
   vaultsProjection,
   blobsProjection,

@@ -20,7 +20,7 @@ export const sessionsProjection: Projection = {
   name: 'sessions',
   version: 1,
   tables: ['sessions'],
-  handles: ['UserLoggedIn', 'SessionEnded', 'CleanupRan'],
+  handles: ['UserLoggedIn', 'SessionEnded', 'CleanupRan', 'UserDeleted'],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS sessions (
@@ -53,6 +53,9 @@ export const sessionsProjection: Projection = {
         );
         return;
       }
+      case 'UserDeleted':
+        run(db, qb.deleteFrom('sessions').where('user_id', '=', event.data.userId));
+        return;
       case 'SessionEnded':
         run(
           db,
@@ -111,3 +114,86 @@ export const listLiveSessionHashes = (db: Sqlite, userId: string, now: string): 
       .where('expires_at', '>', now)
       .orderBy('created_at'),
   ).map((r) => r.session_hash);
+
+export interface AdminSessionsTable {
+  /** sha256 of the admin session token. */
+  session_hash: string;
+  /** The config.yml admin, as written there. */
+  username: string;
+  created_at: string;
+  /** Absolute end (RELIABILITY.md §4.11: 4 h for admins); the idle limit is kept in memory. */
+  expires_at: string;
+  ended_at: string | null;
+}
+
+/** Browser sessions of the web console's admins: a table of their own, never a user's. */
+export const adminSessionsProjection: Projection = {
+  name: 'admin_sessions',
+  version: 1,
+  tables: ['admin_sessions'],
+  handles: ['AdminLoggedIn', 'AdminSessionEnded', 'CleanupRan'],
+  init(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS admin_sessions (
+        session_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        ended_at TEXT
+      ) STRICT;
+    `);
+  },
+  apply(db, event) {
+    switch (event.type) {
+      case 'AdminLoggedIn': {
+        const row = {
+          session_hash: event.data.sessionHash,
+          username: event.data.username,
+          created_at: event.at,
+          expires_at: event.data.expiresAt,
+          ended_at: null,
+        };
+        run(
+          db,
+          qb
+            .insertInto('admin_sessions')
+            .values(row)
+            .onConflict((oc) => oc.column('session_hash').doUpdateSet(row)),
+        );
+        return;
+      }
+      case 'AdminSessionEnded':
+        run(
+          db,
+          qb
+            .updateTable('admin_sessions')
+            .set({ ended_at: event.at })
+            .where('session_hash', '=', event.data.sessionHash)
+            .where('ended_at', 'is', null),
+        );
+        return;
+      case 'CleanupRan':
+        run(
+          db,
+          qb
+            .deleteFrom('admin_sessions')
+            .where('expires_at', '<=', event.data.sessionsExpiredBefore),
+        );
+        return;
+      default:
+        return;
+    }
+  },
+};
+
+/** A live admin session, or undefined when it ended, expired or was never issued. */
+export const findLiveAdminSession = (db: Sqlite, sessionHash: string, now: string) =>
+  first(
+    db,
+    qb
+      .selectFrom('admin_sessions')
+      .select(['session_hash', 'username', 'created_at', 'expires_at'])
+      .where('session_hash', '=', sessionHash)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now),
+  );

@@ -1,7 +1,7 @@
 import type { BlobRefsTable, BlobsTable } from './blobs.js';
 import type { DevicesTable } from './devices.js';
 import type { EmailTokensTable } from './email-tokens.js';
-import type { SessionsTable } from './sessions.js';
+import type { AdminSessionsTable, SessionsTable } from './sessions.js';
 import type { SettingsTable } from './settings.js';
 import type { PathMovesTable, SupersededOpsTable } from './supersession.js';
 import type { UsersTable } from './users.js';
@@ -18,6 +18,7 @@ export interface Database {
   users: UsersTable;
   email_tokens: EmailTokensTable;
   sessions: SessionsTable;
+  admin_sessions: AdminSessionsTable;
   devices: DevicesTable;
   vaults: VaultsTable;
   vault_ops: VaultOpsTable;

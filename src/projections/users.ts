@@ -22,7 +22,14 @@ export const usersProjection: Projection = {
   name: 'users',
   version: 2,
   tables: ['users'],
-  handles: ['UserRegistered', 'UserBlocked', 'UserUnblocked', 'EmailConfirmed', 'PasswordReset'],
+  handles: [
+    'UserRegistered',
+    'UserBlocked',
+    'UserUnblocked',
+    'EmailConfirmed',
+    'PasswordReset',
+    'UserDeleted',
+  ],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS users (
@@ -83,6 +90,10 @@ export const usersProjection: Projection = {
             .set({ password_hash: event.data.passwordHash })
             .where('id', '=', event.data.userId),
         );
+        return;
+      // The username and address become free to register again.
+      case 'UserDeleted':
+        run(db, qb.deleteFrom('users').where('id', '=', event.data.userId));
         return;
       default:
         return;

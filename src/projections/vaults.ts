@@ -189,7 +189,8 @@ function vaultRow(s: VaultStatements, stream: string, at: string): VaultState {
   return { id: Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid), barrier_seq: 0 };
 }
 
-type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered'>>;
+type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered' | 'EventRedacted'>>;
+const isVaultEventType = (type: string) => type === 'OperationPushed' || type === 'PushAnswered';
 /**
  * Events in seq order; a run of one stream's ops shares the vault lookup and the vault's
  * update. Applying an event again changes nothing (ops are keyed by seq, heads only move
@@ -218,11 +219,16 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
     superseded = 0;
   };
   for (const event of events as readonly VaultEvent[]) {
+    if (event.type === 'EventRedacted' && !isVaultEventType(event.data.type)) continue;
     if (event.stream !== stream) {
       advance();
       stream = event.stream;
       vault = vaultRow(s, stream, event.at);
     }
+    // An erased op of a deleted user still created its vault row when it was applied
+    // live; a rebuild creates it too (just above), so that the vaults created later get
+    // the same ids, and the UserDeleted event drops it again.
+    if (event.type === 'EventRedacted') continue;
     if (event.type === 'PushAnswered') {
       const d = event.data;
       s.upsertAnswer.run(vault.id, d.idempotencyKey, d.requestDigest, d.response, event.at);
@@ -267,6 +273,22 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   advance();
 }
 
+/** A deleted user's vaults and every row derived from their ops. */
+function deleteUserVaults(db: Sqlite, userId: string) {
+  const vaults = 'SELECT id FROM vaults WHERE user_id = ?';
+  for (const table of [
+    'vault_ops',
+    'superseded_ops',
+    'path_moves',
+    'entity_heads',
+    'tombstones',
+    'push_answers',
+  ]) {
+    prepared(db, `DELETE FROM ${table} WHERE vault IN (${vaults})`).run(userId);
+  }
+  prepared(db, 'DELETE FROM vaults WHERE user_id = ?').run(userId);
+}
+
 export const vaultsProjection: Projection = {
   name: 'vaults',
   version: 3,
@@ -279,7 +301,7 @@ export const vaultsProjection: Projection = {
     'tombstones',
     'push_answers',
   ],
-  handles: ['OperationPushed', 'PushAnswered', 'CleanupRan'],
+  handles: ['OperationPushed', 'PushAnswered', 'CleanupRan', 'UserDeleted', 'EventRedacted'],
   init(db) {
     db.exec(DDL);
   },
@@ -289,6 +311,10 @@ export const vaultsProjection: Projection = {
       prepared(db, 'DELETE FROM push_answers WHERE answered_at < ?').run(
         event.data.pushAnswersBefore,
       );
+      return;
+    }
+    if (event.type === 'UserDeleted') {
+      deleteUserVaults(db, event.data.userId);
       return;
     }
     applyVaultEvents(db, [event]);

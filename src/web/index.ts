@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { Runtime } from '../runtime.js';
+import { adminRoutes } from './admin/routes.js';
 import { dashboardRoutes } from './dashboard.js';
 import { localeRoutes } from './locale-routes.js';
 import { passwordPages } from './password-pages.js';
@@ -17,6 +18,10 @@ export type WebDeps = Pick<
   | 'accounts'
   | 'passwordResets'
   | 'sessions'
+  | 'adminSessions'
+  | 'users'
+  | 'handle'
+  | 'hasher'
   | 'activity'
   | 'config'
   | 'configuredPublicUrl'
@@ -47,4 +52,5 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps) {
   await app.register(publicPages, deps);
   await app.register(passwordPages, deps);
   await app.register(dashboardRoutes, deps);
+  await app.register(adminRoutes, deps);
 }

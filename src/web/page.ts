@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionPrincipal } from '../commands/session-service.js';
 import type { Config } from '../config.js';
 import { requestLocale, type Locale } from '../http/locale.js';
+import type { AdminPrincipal } from '../commands/admin-session-service.js';
+import { adminCsrfOfRequest } from './admin/session.js';
 import { translator, type MessageKey, type Translate } from './i18n/index.js';
 import {
   LOCALE_COOKIE,
@@ -30,6 +32,8 @@ export interface PageModel {
   readonly formToken: string;
   readonly csrfToken: string;
   readonly user: SessionPrincipal | null;
+  /** The signed-in admin on /admin pages; a user session shows nothing there. */
+  readonly admin: AdminPrincipal | null;
   readonly flash: Flash | null;
 }
 
@@ -67,7 +71,9 @@ export async function renderPage(
 ) {
   const lang = localeOf(request, deps);
   const t = translator(lang);
-  const user = request.account ?? null;
+  const admin = request.admin ?? null;
+  // The two scopes never mix: an admin page shows the admin, never a user signed in too.
+  const user = admin ? null : (request.account ?? null);
   const session = request.cookies[USER_SESSION_COOKIE];
   const model: PageModel = {
     lang,
@@ -77,14 +83,15 @@ export async function renderPage(
     returnTo: returnTo(request),
     formToken: ensureFormToken(request, reply, deps),
     // Re-derived rather than read back from the cookie, which a sibling site could plant.
-    csrfToken: user && session ? csrfTokenOf(session) : '',
+    csrfToken: admin ? adminCsrfOfRequest(request) : user && session ? csrfTokenOf(session) : '',
     user,
+    admin,
     flash: options.flash
       ? { kind: options.flash.kind, text: t(options.flash.key, options.flash.params) }
       : null,
   };
   const html = await reply.viewAsync(`pages/${page}`, { ...data, ...model });
-  if (options.noStore || user) reply.header('cache-control', 'no-store');
+  if (options.noStore || user || admin) reply.header('cache-control', 'no-store');
   // The language and the signed-in state come from these request headers.
   reply.header('vary', 'Accept-Language, Cookie');
   return reply

@@ -95,9 +95,9 @@ describe('audit', () => {
   });
 
   it('rejects unknown types and malformed bounds', async () => {
-    const type = await runCli(['audit', '--data', dataDir, '--type', 'UserDeleted']);
+    const type = await runCli(['audit', '--data', dataDir, '--type', 'UserVanished']);
     expect(type.code).toBe(1);
-    expect(type.stderr).toMatch(/unknown event type UserDeleted/);
+    expect(type.stderr).toMatch(/unknown event type UserVanished/);
     const since = await runCli(['audit', '--data', dataDir, '--since', 'yesterday-ish']);
     expect(since.code).toBe(1);
     expect(since.stderr).toMatch(/--since must be an ISO-8601 date/);

@@ -64,6 +64,13 @@ const ROUTES: readonly (readonly [Method, string])[] = [
   ...(['/locale', '/login', '/register', '/forgot', '/reset', '/logout'] as const).map(
     (url) => ['POST', url] as const,
   ),
+  ...(['/admin', '/admin/login', '/admin/dashboard', '/admin/users'] as const).flatMap((url) => [
+    ['GET', url] as const,
+    ['HEAD', url] as const,
+  ]),
+  ...(['/admin/login', '/admin/logout', '/admin/action'] as const).map(
+    (url) => ['POST', url] as const,
+  ),
 ];
 
 /** Routes that answer HTML pages (their errors are HTML too). */
@@ -83,6 +90,12 @@ const HTML_ROUTES = new Set([
   '/dashboard',
   '/locale',
   '/logout',
+  '/admin',
+  '/admin/login',
+  '/admin/logout',
+  '/admin/dashboard',
+  '/admin/users',
+  '/admin/action',
 ]);
 
 const RUNS_PER_ROUTE = 200;

@@ -1,5 +1,6 @@
 import { createCatalogue, type EventDefinition, type EventOf } from '../catalogue.js';
 import { ACCOUNT_EVENTS } from './account-events.js';
+import { ADMIN_EVENTS } from './admin-events.js';
 import { BLOB_EVENTS } from './blob-events.js';
 import { DEVICE_EVENTS } from './device-events.js';
 import { RETENTION_EVENTS } from './retention-events.js';
@@ -8,6 +9,7 @@ import { USER_EVENTS } from './user-events.js';
 import { VAULT_EVENTS } from './vault-events.js';
 
 export * from './account-events.js';
+export * from './admin-events.js';
 export * from './blob-events.js';
 export * from './device-events.js';
 export * from './retention-events.js';
@@ -23,12 +25,24 @@ const DEFINITIONS = [
   ...BLOB_EVENTS,
   ...SETTINGS_EVENTS,
   ...RETENTION_EVENTS,
+  ...ADMIN_EVENTS,
 ] as const;
 
 type Distribute<D> = D extends EventDefinition ? EventOf<D> : never;
 
-/** Every event this server writes, in its current shape. */
-export type DomainEvent = Distribute<(typeof DEFINITIONS)[number]>;
+/**
+ * How an event whose data a UserDeleted event erased reads back (its stored type is in
+ * `data.type`). The catalogue does not know it, so it can never be appended; projections
+ * and deciders ignore it, which is right because the UserDeleted event already undid
+ * whatever the erased event had built.
+ */
+export interface EventRedacted {
+  readonly type: 'EventRedacted';
+  readonly data: { readonly by: number; readonly type: string };
+}
+
+/** Every event this server writes, in its current shape, or an erased one as it reads. */
+export type DomainEvent = Distribute<(typeof DEFINITIONS)[number]> | EventRedacted;
 
 export type EventType = DomainEvent['type'];
 

@@ -1,0 +1,379 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { adminConfirmDecider } from '../../commands/admin.js';
+import { userStream } from '../../commands/user.js';
+import { loadUserState } from '../../commands/user-service.js';
+import { requestMeta } from '../../http/body.js';
+import type { Locale } from '../../http/locale.js';
+import {
+  adminStats,
+  listUsersForAdmin,
+  USER_SORTS,
+  type AdminUserRow,
+  type UserSort,
+} from '../../projections/admin-queries.js';
+import { findSettings, isSmtpConfigured } from '../../projections/settings.js';
+import { findUserById } from '../../projections/users.js';
+import { csrfRefused } from '../dashboard.js';
+import { renderError } from '../errors.js';
+import { field, readForm, withinLimit } from '../forms.js';
+import { formatDate, formatRelative, formatSize } from '../format.js';
+import { translator, type MessageKey, type Translate } from '../i18n/index.js';
+import type { WebDeps } from '../index.js';
+import { localeOf, renderPage, type RenderOptions } from '../page.js';
+import { formTokenValid } from '../tokens.js';
+import {
+  ADMIN_SESSION_COOKIE,
+  adminCsrfValid,
+  clearAdminCookies,
+  setAdminCookies,
+} from './session.js';
+
+const MAX_QUERY = 160;
+const DEFAULT_PER_PAGE = 25;
+const MAX_PER_PAGE = 100;
+
+const LoginForm = z.object({ username: field, password: field, locale_csrf: field });
+const LogoutForm = z.object({ csrf_token: field });
+const ActionForm = z.object({
+  csrf_token: field,
+  action: field,
+  id: field,
+  password: field,
+  back: field,
+});
+
+/** Whole numbers within bounds; anything else is the default, never a 500. */
+const bounded = (min: number, max: number, fallback: number) =>
+  field.transform((v) => {
+    const n = /^\d{1,6}$/.test(v.trim()) ? Number(v) : NaN;
+    return Number.isInteger(n) && n >= min && n <= max ? n : fallback;
+  });
+const oneOf = <T extends string>(values: readonly T[], fallback: T | '') =>
+  field.transform((v): T | '' => ((values as readonly string[]).includes(v) ? (v as T) : fallback));
+
+const UsersQuery = z.object({
+  q: field.transform((q) => q.trim().slice(0, MAX_QUERY)),
+  status: oneOf(['active', 'blocked', 'unconfirmed'] as const, ''),
+  sort: oneOf(Object.keys(USER_SORTS) as UserSort[], 'created_at'),
+  order: oneOf(['asc', 'desc'] as const, 'desc'),
+  page: bounded(1, 100_000, 1),
+  per_page: bounded(1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
+  flash: field,
+  who: field.transform((v) => v.slice(0, MAX_QUERY)),
+});
+type UsersQueryOut = z.output<typeof UsersQuery>;
+
+/** The console's sections; those not built yet are shown but not linked (no 404 links). */
+const SECTIONS = [
+  { key: 'dashboard', href: '/admin/dashboard', label: 'adminNavDashboard' },
+  { key: 'users', href: '/admin/users', label: 'adminNavUsers' },
+  { key: 'devices', href: '', label: 'adminNavDevices' },
+  { key: 'vaults', href: '', label: 'adminNavVaults' },
+  { key: 'storage', href: '', label: 'adminNavStorage' },
+  { key: 'audit', href: '', label: 'adminNavAudit' },
+  { key: 'settings', href: '', label: 'adminNavSettings' },
+  { key: 'diagnostics', href: '', label: 'adminNavDiagnostics' },
+] as const satisfies readonly { key: string; href: string; label: MessageKey }[];
+
+const navOf = (t: Translate, active: string) =>
+  SECTIONS.map((s) => ({ href: s.href, label: t(s.label), current: s.key === active }));
+
+const FLASHES: Record<string, MessageKey> = {
+  blocked: 'adminFlashBlocked',
+  unblocked: 'adminFlashUnblocked',
+  confirmed: 'adminFlashConfirmed',
+};
+
+/** Where an action returns: the users list as it was shown, else its first page. */
+function backTo(back: string): string {
+  return /^\/admin\/users(\?[^#\\\s]*)?$/.test(back) ? back : '/admin/users';
+}
+const withFlash = (url: string, flash: string, who: string) => {
+  const [path, search = ''] = url.split('?', 2) as [string, string?];
+  const params = new URLSearchParams(search);
+  params.set('flash', flash);
+  params.set('who', who);
+  return `${path}?${params.toString()}`;
+};
+
+/** CONTRACT.md §9 and §11: the admin console's sign-in, overview, users and actions. */
+export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
+  const { adminSessions, limiter, configuredPublicUrl, db, clock, users } = deps;
+
+  app.decorateRequest('admin', null);
+  app.addHook('onRequest', (request, _reply, done) => {
+    // A user session opens nothing here, and is not shown either.
+    request.account = null;
+    request.admin = adminSessions.authenticate(request.cookies[ADMIN_SESSION_COOKIE] ?? '') ?? null;
+    done();
+  });
+
+  /** Pages behind the admin session: anything else goes to the admin sign-in (§3.2). */
+  const signedIn = { preHandler: requireAdmin };
+  async function requireAdmin(request: FastifyRequest, reply: FastifyReply) {
+    if (!request.admin) return reply.redirect('/admin/login', 302);
+    return undefined;
+  }
+
+  const adminPage = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: string,
+    titleKey: MessageKey,
+    section: string,
+    data: Record<string, unknown>,
+    options: RenderOptions = {},
+  ) => {
+    const t = translator(localeOf(request, deps));
+    return renderPage(
+      request,
+      reply,
+      deps,
+      page,
+      titleKey,
+      { ...data, adminNav: navOf(t, section), soon: t('adminNavSoon') },
+      { ...options, noStore: true },
+    );
+  };
+
+  const adminError = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    title: MessageKey,
+    lead: MessageKey,
+  ) => {
+    const t = translator(localeOf(request, deps));
+    return renderPage(
+      request,
+      reply,
+      deps,
+      'error',
+      title,
+      { message: t(lead), next: { href: '/admin/users', label: t('adminBack') } },
+      { status, noStore: true },
+    );
+  };
+
+  app.get('/admin', async (_request, reply) => reply.redirect('/admin/dashboard', 302));
+
+  const loginPage = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    username = '',
+    failure?: { status: number; key: MessageKey },
+  ) =>
+    renderPage(
+      request,
+      reply,
+      deps,
+      'admin-login',
+      'adminLoginTitle',
+      { username },
+      {
+        noStore: true,
+        ...(failure ? { status: failure.status, flash: { kind: 'error', key: failure.key } } : {}),
+      },
+    );
+
+  app.get('/admin/login', async (request, reply) =>
+    request.admin ? reply.redirect('/admin/dashboard', 302) : loginPage(request, reply),
+  );
+
+  app.post('/admin/login', async (request, reply) => {
+    const form = readForm(LoginForm, request);
+    if (!formTokenValid(request, form.locale_csrf, configuredPublicUrl())) {
+      return renderError(request, reply, deps, 403);
+    }
+    const refused = { status: 401, key: 'adminLoginFailed' as const };
+    if (!form.username.trim() || !form.password || Buffer.byteLength(form.username) > 320) {
+      return loginPage(request, reply, form.username, refused);
+    }
+    // The user login's buckets: the same per-IP count, and a per-name one of the admin's.
+    if (!withinLimit(limiter, 'login', request, `admin:${form.username}`)) {
+      return loginPage(request, reply, form.username, { status: 429, key: 'errorRateLimited' });
+    }
+    const session = await adminSessions.login(
+      form.username,
+      form.password,
+      request.cookies[ADMIN_SESSION_COOKIE] ?? '',
+      requestMeta(request, 'anonymous'),
+    );
+    if (!session) return loginPage(request, reply, form.username, refused);
+    setAdminCookies(request, reply, session.token, configuredPublicUrl());
+    return reply.redirect('/admin/dashboard', 303);
+  });
+
+  app.post('/admin/logout', async (request, reply) => {
+    if (!request.admin) return reply.redirect('/admin/login', 302);
+    const form = readForm(LogoutForm, request);
+    if (!adminCsrfValid(request, form.csrf_token, configuredPublicUrl())) throw csrfRefused();
+    adminSessions.logout(
+      request.cookies[ADMIN_SESSION_COOKIE] ?? '',
+      requestMeta(request, `admin:${request.admin.username}`),
+    );
+    clearAdminCookies(reply);
+    return reply.redirect('/admin/login', 303);
+  });
+
+  app.get('/admin/dashboard', signedIn, async (request, reply) => {
+    const locale = localeOf(request, deps);
+    const now = clock.now();
+    const stats = adminStats(db, now);
+    const t = translator(locale);
+    const warnings: string[] = [];
+    if (!isSmtpConfigured(findSettings(db))) warnings.push(t('adminWarnSmtp'));
+    if (!configuredPublicUrl()) warnings.push(t('adminWarnPublicUrl', { url: deps.publicUrl() }));
+    const count = (n: number) => new Intl.NumberFormat(locale).format(n);
+    return adminPage(request, reply, 'admin-dashboard', 'adminDashboardTitle', 'dashboard', {
+      warnings,
+      stats: {
+        users: count(stats.users),
+        activeUsers: count(stats.activeUsers),
+        blockedUsers: count(stats.blockedUsers),
+        unconfirmedUsers: count(stats.unconfirmedUsers),
+        activeDevices: count(stats.activeDevices),
+        revokedDevices: count(stats.revokedDevices),
+        vaults: count(stats.vaults),
+        operations: count(stats.operations),
+        operations24h: count(stats.operations24h),
+        blobs: count(stats.blobs),
+        blobBytes: formatSize(locale, stats.blobBytes),
+        lastSyncAt: stats.lastSyncActivity,
+        lastSync: stats.lastSyncActivity ? formatRelative(locale, stats.lastSyncActivity, now) : '',
+      },
+    });
+  });
+
+  const userView = (locale: Locale, t: Translate, now: Date) => (u: AdminUserRow) => ({
+    id: u.id,
+    username: u.username,
+    email: u.email,
+    confirmed: u.confirmed === 1,
+    blocked: u.blocked === 1,
+    status: t(
+      u.blocked === 1
+        ? 'adminStatusBlocked'
+        : u.confirmed === 1
+          ? 'adminStatusActive'
+          : 'adminStatusUnconfirmed',
+    ),
+    statusClass: u.blocked === 1 ? 'badge-warn' : u.confirmed === 1 ? 'badge-ok' : 'badge-muted',
+    devices: u.devices,
+    createdAt: u.created_at,
+    created: formatDate(locale, u.created_at),
+    lastSeenAt: u.last_seen ?? '',
+    lastSeen: u.last_seen ? formatRelative(locale, u.last_seen, now) : '',
+  });
+
+  const listUrl = (q: UsersQueryOut, overrides: Partial<Record<string, string>> = {}) => {
+    const params = new URLSearchParams();
+    const values: Record<string, string> = {
+      q: q.q,
+      status: q.status,
+      sort: q.sort,
+      order: q.order,
+      page: String(q.page),
+      per_page: String(q.per_page),
+      ...overrides,
+    };
+    for (const [k, v] of Object.entries(values)) if (v) params.set(k, v);
+    return `/admin/users?${params.toString()}`;
+  };
+
+  app.get('/admin/users', signedIn, async (request, reply) => {
+    const query = UsersQuery.parse(request.query ?? {});
+    const locale = localeOf(request, deps);
+    const t = translator(locale);
+    const { rows, total } = listUsersForAdmin(db, {
+      q: query.q,
+      status: query.status,
+      sort: query.sort || 'created_at',
+      order: query.order || 'desc',
+      page: query.page,
+      perPage: query.per_page,
+    });
+    const pages = Math.max(1, Math.ceil(total / query.per_page));
+    const flashKey = FLASHES[query.flash];
+    const sortLabels: Record<UserSort, MessageKey> = {
+      username: 'adminColUsername',
+      email: 'adminColEmail',
+      confirmed: 'adminStatusConfirmed',
+      blocked: 'adminStatusBlocked',
+      created_at: 'adminColCreated',
+      last_seen: 'adminColLastSeen',
+      devices: 'adminColDevices',
+    };
+    return adminPage(
+      request,
+      reply,
+      'admin-users',
+      'adminUsersTitle',
+      'users',
+      {
+        users: rows.map(userView(locale, t, clock.now())),
+        query,
+        total,
+        count: t('adminUsersCount', { shown: String(rows.length), total: String(total) }),
+        statuses: [
+          { value: '', label: t('adminUsersStatusAll') },
+          { value: 'active', label: t('adminStatusActive') },
+          { value: 'blocked', label: t('adminStatusBlocked') },
+          { value: 'unconfirmed', label: t('adminStatusUnconfirmed') },
+        ],
+        sorts: (Object.keys(USER_SORTS) as UserSort[]).map((value) => ({
+          value,
+          label: t(sortLabels[value]),
+        })),
+        perPages: [10, 25, 50, 100],
+        back: listUrl(query),
+        filtered: Boolean(query.q || query.status),
+        paging: {
+          label: t('adminPageOf', { page: String(query.page), pages: String(pages) }),
+          prev: query.page > 1 ? listUrl(query, { page: String(query.page - 1) }) : '',
+          next: query.page < pages ? listUrl(query, { page: String(query.page + 1) }) : '',
+        },
+      },
+      flashKey ? { flash: { kind: 'info', key: flashKey, params: { username: query.who } } } : {},
+    );
+  });
+
+  app.post('/admin/action', signedIn, async (request, reply) => {
+    const admin = request.admin!;
+    const form = readForm(ActionForm, request);
+    if (!adminCsrfValid(request, form.csrf_token, configuredPublicUrl())) throw csrfRefused();
+    const action = form.action;
+    if (action !== 'toggle-user' && action !== 'confirm-user') {
+      return adminError(request, reply, 400, 'adminBadActionTitle', 'adminBadAction');
+    }
+    // CONTRACT.md §3.4: the admin's password again, counted like the user's re-checks.
+    if (!withinLimit(limiter, 'auth-test', request, `admin:${admin.username}`)) {
+      return adminError(request, reply, 429, 'adminWrongPasswordTitle', 'adminRateLimited');
+    }
+    const entry = deps.config.admin.find((a) => a.username === admin.username);
+    const passwordOk = await deps.hasher.verify(entry?.password_hash, form.password);
+    if (!form.password || !entry || !passwordOk) {
+      return adminError(request, reply, 403, 'adminWrongPasswordTitle', 'adminWrongPassword');
+    }
+    const user = form.id ? findUserById(db, form.id) : undefined;
+    if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
+    const meta = requestMeta(request, `admin:${admin.username}`);
+    let flash: string;
+    if (action === 'toggle-user') {
+      const block = user.blocked !== 1;
+      users.setBlocked(user.id, block, meta);
+      flash = block ? 'blocked' : 'unblocked';
+    } else {
+      deps.handle({
+        stream: userStream(user.id),
+        decider: adminConfirmDecider,
+        meta,
+        loadState: (tx) => loadUserState(tx, user.id),
+        command: { type: 'AdminConfirmUser', data: { userId: user.id } },
+      });
+      flash = 'confirmed';
+    }
+    return reply.redirect(withFlash(backTo(form.back), flash, user.username), 303);
+  });
+}

@@ -1,0 +1,75 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
+import { addUser } from '../helpers/sync-app.js';
+import { ADMIN, ADMIN_PASSWORD, startAdminServer } from './admin-rig.js';
+
+// The admin console in a real browser: sign in, the overview, the users list, a block with
+// the password again, sign out; in English and Russian, checked with axe-core.
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => browser.close());
+
+async function submit(page: Page, form: string, button = 'button[type=submit]') {
+  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
+}
+
+const cases = [
+  { locale: 'en', acceptLanguage: 'en-US,en;q=0.8', width: 'desktop', theme: 'light' },
+  { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'phone', theme: 'dark' },
+] as const;
+
+describe('the admin console in the browser', () => {
+  for (const { locale, acceptLanguage, width, theme } of cases) {
+    it(`signs in, lists and blocks a user, signs out (${locale}, ${width}, ${theme})`, async () => {
+      const server = await startAdminServer();
+      for (const name of ['alice', 'bob']) await addUser(server, name);
+      await addUser(server, 'carol', false);
+      const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+      const context = await browser.newContext({
+        bypassCSP: true,
+        viewport: VIEWPORTS[width],
+        colorScheme: theme,
+        extraHTTPHeaders: { 'accept-language': acceptLanguage },
+      });
+      const page = await context.newPage();
+      const look = async (step: string) => {
+        expect(await page.getAttribute('html', 'lang')).toBe(locale);
+        await screenshot(page, `admin-${step}-${locale}-${width}-${theme}`);
+        expect(await seriousViolations(page), step).toEqual([]);
+      };
+      try {
+        await page.goto(`${base}/admin`);
+        expect(new URL(page.url()).pathname).toBe('/admin/login');
+        await look('login');
+        await page.fill('#admin-username', ADMIN);
+        await page.fill('#admin-password', ADMIN_PASSWORD);
+        await submit(page, 'form[action="/admin/login"]');
+        expect(new URL(page.url()).pathname).toBe('/admin/dashboard');
+        expect(await page.textContent('[data-stat="users"]')).toBe('3');
+        await look('dashboard');
+
+        await page.locator('.admin-nav a[href="/admin/users"]').click();
+        await page.waitForURL(/\/admin\/users/);
+        expect(await page.getAttribute('.admin-nav a[href="/admin/users"]', 'aria-current')).toBe(
+          'page',
+        );
+        await look('users');
+        const row = 'tr:has(th:text-is("bob")) form';
+        await page.fill(`${row} input[name=password]`, ADMIN_PASSWORD);
+        await submit(page, row, 'button[value="toggle-user"]');
+        expect(page.url()).toContain('flash=blocked');
+        expect(await page.textContent('.flash')).toContain('bob');
+        await look('users-blocked');
+
+        await submit(page, 'form[action="/admin/logout"]');
+        expect(new URL(page.url()).pathname).toBe('/admin/login');
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
