@@ -130,7 +130,7 @@ export interface AdminUserRow {
 
 // SQLite's lower() folds ASCII only; the console is used with Cyrillic names as well.
 const folding = new WeakSet<Sqlite>();
-function ensureFold(db: Sqlite) {
+export function ensureFold(db: Sqlite) {
   if (folding.has(db)) return;
   db.function('verstak_fold', { deterministic: true }, (s: unknown) =>
     typeof s === 'string' ? s.toLocaleLowerCase() : '',

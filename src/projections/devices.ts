@@ -35,6 +35,13 @@ export const devicesProjection: Projection = {
         revoked_at TEXT
       ) STRICT;
       CREATE INDEX IF NOT EXISTS devices_user ON devices (user_id, created_at);
+      -- The admin devices list filters and sorts on these; devices_vault also serves the
+      -- per-vault device counts of the vaults pages (admin-inventory.ts).
+      CREATE INDEX IF NOT EXISTS devices_vault ON devices (vault_id, user_id);
+      CREATE INDEX IF NOT EXISTS devices_version ON devices (client_version);
+      CREATE INDEX IF NOT EXISTS devices_created ON devices (created_at);
+      CREATE INDEX IF NOT EXISTS devices_name ON devices (name);
+      CREATE INDEX IF NOT EXISTS devices_revoked ON devices (revoked_at);
     `);
   },
   apply(db, event) {

@@ -347,6 +347,11 @@ const SHAPES: Readonly<Record<string, (w: World) => Shape>> = {
   'POST /admin/logout': () => ({ url: '/admin/logout', form: {} }),
   'GET /admin/dashboard': () => ({ url: '/admin/dashboard' }),
   'GET /admin/users': () => ({ url: '/admin/users' }),
+  'GET /admin/devices': () => ({ url: '/admin/devices' }),
+  'GET /admin/vaults': () => ({ url: '/admin/vaults' }),
+  'GET /admin/vault/': (w) => ({
+    url: `/admin/vault/?user=${w.a.device.userId}&vault=vault-${w.n}`,
+  }),
   'POST /admin/action': (w) => ({
     url: '/admin/action',
     form: {

@@ -142,5 +142,8 @@ export const AUTHZ_MATRIX: Readonly<Record<string, Row>> = {
   'POST /admin/logout':           adminOnly(w(303), R403),
   'GET /admin/dashboard':         adminOnly(OK),
   'GET /admin/users':             adminOnly(OK),
+  'GET /admin/devices':           adminOnly(OK),
+  'GET /admin/vaults':            adminOnly(OK),
+  'GET /admin/vault/':            adminOnly(OK),
   'POST /admin/action':           adminOnly(w(303), R403),
 };

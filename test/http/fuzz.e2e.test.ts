@@ -64,10 +64,17 @@ const ROUTES: readonly (readonly [Method, string])[] = [
   ...(['/locale', '/login', '/register', '/forgot', '/reset', '/logout'] as const).map(
     (url) => ['POST', url] as const,
   ),
-  ...(['/admin', '/admin/login', '/admin/dashboard', '/admin/users'] as const).flatMap((url) => [
-    ['GET', url] as const,
-    ['HEAD', url] as const,
-  ]),
+  ...(
+    [
+      '/admin',
+      '/admin/login',
+      '/admin/dashboard',
+      '/admin/users',
+      '/admin/devices',
+      '/admin/vaults',
+      '/admin/vault/',
+    ] as const
+  ).flatMap((url) => [['GET', url] as const, ['HEAD', url] as const]),
   ...(['/admin/login', '/admin/logout', '/admin/action'] as const).map(
     (url) => ['POST', url] as const,
   ),
@@ -95,6 +102,9 @@ const HTML_ROUTES = new Set([
   '/admin/logout',
   '/admin/dashboard',
   '/admin/users',
+  '/admin/devices',
+  '/admin/vaults',
+  '/admin/vault/',
   '/admin/action',
 ]);
 

@@ -40,8 +40,9 @@ describe('admin sign-in', () => {
     expect(dashboard.body).toContain('Administrator root');
     expect(dashboard.body).toContain('href="/admin/dashboard" aria-current="page"');
     // Sections that do not exist yet are named but not linked.
-    expect(dashboard.body).not.toContain('href="/admin/devices"');
-    expect(dashboard.body).toContain('Devices <span class="visually-hidden">');
+    expect(dashboard.body).toContain('<a href="/admin/devices">');
+    expect(dashboard.body).not.toContain('href="/admin/storage"');
+    expect(dashboard.body).toContain('Storage <span class="visually-hidden">');
     expect((await client.get('/admin/login')).headers.location).toBe('/admin/dashboard');
 
     // Signing in again replaces the session this browser held (no fixation).

@@ -22,16 +22,14 @@ import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
 import { localeOf, renderPage, type RenderOptions } from '../page.js';
 import { formTokenValid } from '../tokens.js';
+import { inventoryRoutes } from './inventory.js';
+import { bounded, DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_QUERY, oneOf } from './list-query.js';
 import {
   ADMIN_SESSION_COOKIE,
   adminCsrfValid,
   clearAdminCookies,
   setAdminCookies,
 } from './session.js';
-
-const MAX_QUERY = 160;
-const DEFAULT_PER_PAGE = 25;
-const MAX_PER_PAGE = 100;
 
 const LoginForm = z.object({ username: field, password: field, locale_csrf: field });
 const LogoutForm = z.object({ csrf_token: field });
@@ -42,15 +40,6 @@ const ActionForm = z.object({
   password: field,
   back: field,
 });
-
-/** Whole numbers within bounds; anything else is the default, never a 500. */
-const bounded = (min: number, max: number, fallback: number) =>
-  field.transform((v) => {
-    const n = /^\d{1,6}$/.test(v.trim()) ? Number(v) : NaN;
-    return Number.isInteger(n) && n >= min && n <= max ? n : fallback;
-  });
-const oneOf = <T extends string>(values: readonly T[], fallback: T | '') =>
-  field.transform((v): T | '' => ((values as readonly string[]).includes(v) ? (v as T) : fallback));
 
 const UsersQuery = z.object({
   q: field.transform((q) => q.trim().slice(0, MAX_QUERY)),
@@ -68,8 +57,8 @@ type UsersQueryOut = z.output<typeof UsersQuery>;
 const SECTIONS = [
   { key: 'dashboard', href: '/admin/dashboard', label: 'adminNavDashboard' },
   { key: 'users', href: '/admin/users', label: 'adminNavUsers' },
-  { key: 'devices', href: '', label: 'adminNavDevices' },
-  { key: 'vaults', href: '', label: 'adminNavVaults' },
+  { key: 'devices', href: '/admin/devices', label: 'adminNavDevices' },
+  { key: 'vaults', href: '/admin/vaults', label: 'adminNavVaults' },
   { key: 'storage', href: '', label: 'adminNavStorage' },
   { key: 'audit', href: '', label: 'adminNavAudit' },
   { key: 'settings', href: '', label: 'adminNavSettings' },
@@ -143,6 +132,7 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     status: number,
     title: MessageKey,
     lead: MessageKey,
+    back = '/admin/users',
   ) => {
     const t = translator(localeOf(request, deps));
     return renderPage(
@@ -151,7 +141,7 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
       deps,
       'error',
       title,
-      { message: t(lead), next: { href: '/admin/users', label: t('adminBack') } },
+      { message: t(lead), next: { href: back, label: t('adminBack') } },
       { status, noStore: true },
     );
   };
@@ -376,4 +366,6 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     }
     return reply.redirect(withFlash(backTo(form.back), flash, user.username), 303);
   });
+
+  inventoryRoutes(app, deps, { signedIn, adminPage, adminError });
 }
