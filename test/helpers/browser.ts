@@ -31,6 +31,17 @@ export const VIEWPORTS = {
   desktop: { width: 1280, height: 800 },
 } as const;
 
+/**
+ * Each language at both widths and in both colour schemes: the looks a page is screenshotted
+ * and checked in.
+ */
+export const LOOKS = [
+  { locale: 'en', acceptLanguage: 'en-US,en;q=0.8', width: 'desktop', theme: 'light' },
+  { locale: 'en', acceptLanguage: 'en-US,en;q=0.8', width: 'phone', theme: 'dark' },
+  { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'phone', theme: 'light' },
+  { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'desktop', theme: 'dark' },
+] as const;
+
 /** Where tests leave screenshots for people to look at (ignored by git). */
 export const SCREENSHOT_DIR = join(import.meta.dirname, '..', '..', 'screenshots');
 

@@ -9,7 +9,13 @@ import {
   pathOf,
   startMailFlow,
 } from '../http/accounts/mail-rig.js';
-import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
+import {
+  launchBrowser,
+  LOOKS,
+  screenshot,
+  seriousViolations,
+  VIEWPORTS,
+} from '../helpers/browser.js';
 
 // A person's whole account in a real browser, over a real listener and real SMTP: register,
 // confirm from the mail, sign in, see and revoke a paired device, forget the password, reset
@@ -33,13 +39,8 @@ async function submit(page: Page, form: string) {
   ]);
 }
 
-const cases = [
-  { locale: 'en', acceptLanguage: 'en-US,en;q=0.8', width: 'desktop', theme: 'light' },
-  { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'phone', theme: 'dark' },
-] as const;
-
 describe('an account in the browser', () => {
-  for (const { locale, acceptLanguage, width, theme } of cases) {
+  for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`goes from registration to sign-out (${locale}, ${width}, ${theme})`, async () => {
       const flow = await startMailFlow();
       const base = await listenAsPublicUrl(flow);

@@ -1,11 +1,18 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
-import { addUser } from '../helpers/sync-app.js';
+import {
+  launchBrowser,
+  LOOKS,
+  screenshot,
+  seriousViolations,
+  VIEWPORTS,
+} from '../helpers/browser.js';
+import { addUser, pair } from '../helpers/sync-app.js';
 import { ADMIN, ADMIN_PASSWORD, startAdminServer } from './admin-rig.js';
 
 // The admin console in a real browser: sign in, the overview, the users list, a block with
-// the password again, sign out; in English and Russian, checked with axe-core.
+// the password again, the devices and vaults lists, sign out; in English and Russian, at both
+// widths and in both colour schemes, checked with axe-core.
 
 let browser: Browser;
 beforeAll(async () => {
@@ -17,17 +24,13 @@ async function submit(page: Page, form: string, button = 'button[type=submit]') 
   await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
 }
 
-const cases = [
-  { locale: 'en', acceptLanguage: 'en-US,en;q=0.8', width: 'desktop', theme: 'light' },
-  { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'phone', theme: 'dark' },
-] as const;
-
 describe('the admin console in the browser', () => {
-  for (const { locale, acceptLanguage, width, theme } of cases) {
+  for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`signs in, lists and blocks a user, signs out (${locale}, ${width}, ${theme})`, async () => {
       const server = await startAdminServer();
       for (const name of ['alice', 'bob']) await addUser(server, name);
       await addUser(server, 'carol', false);
+      await pair(server, 'alice', 'notes', 'laptop');
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
       const context = await browser.newContext({
         bypassCSP: true,
@@ -64,6 +67,12 @@ describe('the admin console in the browser', () => {
         expect(page.url()).toContain('flash=blocked');
         expect(await page.textContent('.flash')).toContain('bob');
         await look('users-blocked');
+
+        for (const section of ['devices', 'vaults']) {
+          await page.locator(`.admin-nav a[href="/admin/${section}"]`).click();
+          await page.waitForURL(new RegExp(`/admin/${section}`));
+          await look(section);
+        }
 
         await submit(page, 'form[action="/admin/logout"]');
         expect(new URL(page.url()).pathname).toBe('/admin/login');
