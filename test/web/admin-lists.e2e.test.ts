@@ -165,9 +165,11 @@ describe('the devices list', () => {
     activity(server, devices.laptop!.deviceId, '2026-12-04T10:04:00.000Z');
     const client = await adminBrowser(server);
     const html = (await client.get('/admin/devices?q=laptop')).body;
-    expect(html).toContain('<td class="device-owner">alice</td>');
+    expect(html).toContain('<td class="device-owner" data-label="Owner">alice</td>');
     expect(html).toContain('vault-a</a>');
-    expect(html).toContain('<td class="device-version">verstak-desktop/v2</td>');
+    expect(html).toContain(
+      '<td class="device-version" data-label="Client version">verstak-desktop/v2</td>',
+    );
     expect(html).toContain('>Active</span>');
     expect(html).toContain('<time datetime="2026-12-04T10:04:00.000Z">');
     expect(html).toContain('<time datetime="2026-12-04T10:01:00.000Z">');
@@ -187,15 +189,16 @@ describe('the vaults list', () => {
     // Only vaults that synced are in the projection: alice/vault-a and bob/vault-a.
     const all = await list('sort=user&order=asc');
     expect(vaultsOf(all)).toEqual(['vault-a', 'vault-a']);
-    expect([...all.matchAll(/<td class="vault-owner">([^<]*)</g)].map((m) => m[1])).toEqual([
-      'alice',
-      'bob',
-    ]);
+    expect(
+      [...all.matchAll(/<td class="vault-owner" data-label="Owner">([^<]*)</g)].map((m) => m[1]),
+    ).toEqual(['alice', 'bob']);
     expect(all).toContain(`href="/admin/vault/?user=${ids.alice}&#38;vault=vault-a"`);
     const bobRow = all.split('<tr>').find((r) => r.includes('>bob<'))!;
     // ops 2, head sequence, 1 active device, 0 bytes
-    expect([...bobRow.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1])[0]).toBe('2');
-    expect(bobRow).toContain('<td>1</td>');
+    expect(
+      [...bobRow.matchAll(/<td data-label="Operations">([^<]*)<\/td>/g)].map((m) => m[1])[0],
+    ).toBe('2');
+    expect(bobRow).toContain('<td data-label="Active devices">1</td>');
 
     expect(vaultsOf(await list('sort=ops&order=desc&per_page=1'))).toEqual(['vault-a']);
     expect(await list('sort=ops&order=desc&per_page=1')).toContain('>bob<');
