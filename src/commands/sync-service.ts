@@ -232,8 +232,9 @@ export function createSyncService(deps: {
               size,
             )
           : feed.joined(stream, sinceSequence, size, sinceSequence < superseded);
-      // Read after the page, so that server_sequence is never behind page_last_sequence.
-      const head = findVault(db, scope.userId, scope.vaultId)?.head_seq ?? 0;
+      // pull() never yields, so no commit lands between reading the vault and its page:
+      // server_sequence is never behind page_last_sequence.
+      const head = vault?.head_seq ?? 0;
       // A vault's head is never past the log's: the log is read only for a cursor beyond it.
       if (sinceSequence > head && sinceSequence > store.head()) {
         throw new AppError(

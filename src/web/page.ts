@@ -59,6 +59,10 @@ export interface RenderOptions {
   readonly noStore?: boolean;
 }
 
+/** A form page answered with its refusal: the status and the message above the form. */
+export const refusalOptions = (refusal?: { status: number; key: MessageKey }): RenderOptions =>
+  refusal ? { status: refusal.status, flash: { kind: 'error', key: refusal.key } } : {};
+
 /** Renders `views/pages/<page>.eta` inside the layout. */
 export async function renderPage(
   request: FastifyRequest,

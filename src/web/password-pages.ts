@@ -6,7 +6,7 @@ import { renderError } from './errors.js';
 import { field, isClientError, readForm, withinLimit } from './forms.js';
 import type { MessageKey } from './i18n/index.js';
 import type { WebDeps } from './index.js';
-import { renderPage } from './page.js';
+import { refusalOptions, renderPage } from './page.js';
 import { formTokenValid } from './tokens.js';
 
 const ForgotForm = z.object({ email: field, locale_csrf: field });
@@ -25,15 +25,7 @@ export async function passwordPages(app: FastifyInstance, deps: WebDeps) {
     email = '',
     problem?: { status: number; key: MessageKey },
   ) =>
-    renderPage(
-      request,
-      reply,
-      deps,
-      'forgot',
-      'forgotTitle',
-      { email },
-      problem ? { status: problem.status, flash: { kind: 'error', key: problem.key } } : {},
-    );
+    renderPage(request, reply, deps, 'forgot', 'forgotTitle', { email }, refusalOptions(problem));
 
   app.get('/forgot', async (request, reply) => forgotPage(request, reply));
 

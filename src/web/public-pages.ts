@@ -7,7 +7,7 @@ import { renderError } from './errors.js';
 import { field, isClientError, readForm, withinLimit } from './forms.js';
 import type { MessageKey } from './i18n/index.js';
 import type { WebDeps } from './index.js';
-import { localeOf, renderPage } from './page.js';
+import { localeOf, refusalOptions, renderPage } from './page.js';
 import { USER_SESSION_COOKIE, formTokenValid, setSessionCookies } from './tokens.js';
 
 const LoginForm = z.object({ username: field, password: field, locale_csrf: field });
@@ -64,15 +64,7 @@ export async function publicPages(app: FastifyInstance, deps: WebDeps) {
     username = '',
     failure?: { status: number; key: MessageKey },
   ) =>
-    renderPage(
-      request,
-      reply,
-      deps,
-      'login',
-      'loginTitle',
-      { username },
-      failure ? { status: failure.status, flash: { kind: 'error', key: failure.key } } : {},
-    );
+    renderPage(request, reply, deps, 'login', 'loginTitle', { username }, refusalOptions(failure));
 
   app.get('/login', async (request, reply) =>
     request.account ? reply.redirect('/dashboard', 302) : loginPage(request, reply),

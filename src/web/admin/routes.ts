@@ -20,10 +20,18 @@ import { field, readForm, withinLimit } from '../forms.js';
 import { formatDate, formatRelative, formatSize } from '../format.js';
 import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
-import { localeOf, renderPage, type RenderOptions } from '../page.js';
+import { localeOf, refusalOptions, renderPage, type RenderOptions } from '../page.js';
 import { formTokenValid } from '../tokens.js';
 import { inventoryRoutes } from './inventory.js';
-import { bounded, DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_QUERY, oneOf } from './list-query.js';
+import {
+  bounded,
+  DEFAULT_PER_PAGE,
+  MAX_PER_PAGE,
+  MAX_QUERY,
+  oneOf,
+  pageUrl,
+  pagingOf,
+} from './list-query.js';
 import {
   ADMIN_SESSION_COOKIE,
   adminCsrfValid,
@@ -163,7 +171,7 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
       { username },
       {
         noStore: true,
-        ...(failure ? { status: failure.status, flash: { kind: 'error', key: failure.key } } : {}),
+        ...refusalOptions(failure),
       },
     );
 
@@ -257,20 +265,15 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     lastSeen: u.last_seen ? formatRelative(locale, u.last_seen, now) : '',
   });
 
-  const listUrl = (q: UsersQueryOut, overrides: Partial<Record<string, string>> = {}) => {
-    const params = new URLSearchParams();
-    const values: Record<string, string> = {
-      q: q.q,
-      status: q.status,
-      sort: q.sort,
-      order: q.order,
-      page: String(q.page),
-      per_page: String(q.per_page),
-      ...overrides,
-    };
-    for (const [k, v] of Object.entries(values)) if (v) params.set(k, v);
-    return `/admin/users?${params.toString()}`;
-  };
+  // The list's own parameters: the flash of an action stays out of its links.
+  const listValues = (q: UsersQueryOut) => ({
+    q: q.q,
+    status: q.status,
+    sort: q.sort,
+    order: q.order,
+    page: q.page,
+    per_page: q.per_page,
+  });
 
   app.get('/admin/users', signedIn, async (request, reply) => {
     const query = UsersQuery.parse(request.query ?? {});
@@ -284,7 +287,6 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
       page: query.page,
       perPage: query.per_page,
     });
-    const pages = Math.max(1, Math.ceil(total / query.per_page));
     const flashKey = FLASHES[query.flash];
     const sortLabels: Record<UserSort, MessageKey> = {
       username: 'adminColUsername',
@@ -317,13 +319,9 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
           label: t(sortLabels[value]),
         })),
         perPages: [10, 25, 50, 100],
-        back: listUrl(query),
+        back: pageUrl('/admin/users', listValues(query)),
         filtered: Boolean(query.q || query.status),
-        paging: {
-          label: t('adminPageOf', { page: String(query.page), pages: String(pages) }),
-          prev: query.page > 1 ? listUrl(query, { page: String(query.page - 1) }) : '',
-          next: query.page < pages ? listUrl(query, { page: String(query.page + 1) }) : '',
-        },
+        paging: pagingOf(t, '/admin/users', listValues(query), total),
       },
       flashKey ? { flash: { kind: 'info', key: flashKey, params: { username: query.who } } } : {},
     );
