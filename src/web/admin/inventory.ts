@@ -16,6 +16,7 @@ import { formatDate, formatRelative, formatSize } from '../format.js';
 import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
 import { localeOf } from '../page.js';
+import type { AdminActions } from './actions.js';
 import {
   bounded,
   DEFAULT_PER_PAGE,
@@ -53,6 +54,8 @@ const VaultsQuery = z.object({
 const VaultDetailQuery = z.object({ user: trimmed, vault: trimmed });
 
 export interface AdminScope {
+  /** `POST /admin/action`'s actions: a section adds its own. */
+  readonly actions: AdminActions;
   readonly signedIn: {
     preHandler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
   };

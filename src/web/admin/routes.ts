@@ -22,6 +22,7 @@ import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
 import { localeOf, refusalOptions, renderPage, type RenderOptions } from '../page.js';
 import { formTokenValid } from '../tokens.js';
+import type { AdminActions } from './actions.js';
 import { inventoryRoutes } from './inventory.js';
 import {
   bounded,
@@ -41,13 +42,7 @@ import {
 
 const LoginForm = z.object({ username: field, password: field, locale_csrf: field });
 const LogoutForm = z.object({ csrf_token: field });
-const ActionForm = z.object({
-  csrf_token: field,
-  action: field,
-  id: field,
-  password: field,
-  back: field,
-});
+const ActionForm = z.object({ csrf_token: field, action: field, password: field });
 
 const UsersQuery = z.object({
   q: field.transform((q) => q.trim().slice(0, MAX_QUERY)),
@@ -327,32 +322,58 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     );
   });
 
+  const actions: AdminActions = new Map();
+
   app.post('/admin/action', signedIn, async (request, reply) => {
     const admin = request.admin!;
     const form = readForm(ActionForm, request);
     if (!adminCsrfValid(request, form.csrf_token, configuredPublicUrl())) throw csrfRefused();
-    const action = form.action;
-    if (action !== 'toggle-user' && action !== 'confirm-user') {
-      return adminError(request, reply, 400, 'adminBadActionTitle', 'adminBadAction');
+    const action = actions.get(form.action);
+    if (!action) return adminError(request, reply, 400, 'adminBadActionTitle', 'adminBadAction');
+    if (action.reauth) {
+      // CONTRACT.md §3.4: the admin's password again, counted like the user's re-checks.
+      if (!withinLimit(limiter, 'auth-test', request, `admin:${admin.username}`)) {
+        return adminError(request, reply, 429, 'adminWrongPasswordTitle', 'adminRateLimited');
+      }
+      const entry = deps.config.admin.find((a) => a.username === admin.username);
+      const passwordOk = await deps.hasher.verify(entry?.password_hash, form.password);
+      if (!form.password || !entry || !passwordOk) {
+        return adminError(request, reply, 403, 'adminWrongPasswordTitle', 'adminWrongPassword');
+      }
     }
-    // CONTRACT.md §3.4: the admin's password again, counted like the user's re-checks.
-    if (!withinLimit(limiter, 'auth-test', request, `admin:${admin.username}`)) {
-      return adminError(request, reply, 429, 'adminWrongPasswordTitle', 'adminRateLimited');
-    }
-    const entry = deps.config.admin.find((a) => a.username === admin.username);
-    const passwordOk = await deps.hasher.verify(entry?.password_hash, form.password);
-    if (!form.password || !entry || !passwordOk) {
-      return adminError(request, reply, 403, 'adminWrongPasswordTitle', 'adminWrongPassword');
-    }
-    const user = form.id ? findUserById(db, form.id) : undefined;
-    if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
     const meta = requestMeta(request, `admin:${admin.username}`);
-    let flash: string;
-    if (action === 'toggle-user') {
+    return action.run({ request, reply, admin, body: request.body, meta });
+  });
+
+  const UserActionForm = z.object({ id: field, back: field });
+  const userOf = (body: unknown) => {
+    const form = UserActionForm.safeParse(body);
+    const id = form.success ? form.data.id : '';
+    return {
+      user: id ? findUserById(db, id) : undefined,
+      back: form.success ? form.data.back : '',
+    };
+  };
+
+  actions.set('toggle-user', {
+    reauth: true,
+    run: async ({ request, reply, body, meta }) => {
+      const { user, back } = userOf(body);
+      if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
       const block = user.blocked !== 1;
       users.setBlocked(user.id, block, meta);
-      flash = block ? 'blocked' : 'unblocked';
-    } else {
+      return reply.redirect(
+        withFlash(backTo(back), block ? 'blocked' : 'unblocked', user.username),
+        303,
+      );
+    },
+  });
+
+  actions.set('confirm-user', {
+    reauth: true,
+    run: async ({ request, reply, body, meta }) => {
+      const { user, back } = userOf(body);
+      if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
       deps.handle({
         stream: userStream(user.id),
         decider: adminConfirmDecider,
@@ -360,10 +381,9 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
         loadState: (tx) => loadUserState(tx, user.id),
         command: { type: 'AdminConfirmUser', data: { userId: user.id } },
       });
-      flash = 'confirmed';
-    }
-    return reply.redirect(withFlash(backTo(form.back), flash, user.username), 303);
+      return reply.redirect(withFlash(backTo(back), 'confirmed', user.username), 303);
+    },
   });
 
-  inventoryRoutes(app, deps, { signedIn, adminPage, adminError });
+  inventoryRoutes(app, deps, { signedIn, adminPage, adminError, actions });
 }
