@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { Runtime } from '../runtime.js';
+import { answersJson } from './admin/api-guard.js';
 import { adminRoutes } from './admin/routes.js';
 import { dashboardRoutes } from './dashboard.js';
 import { localeRoutes } from './locale-routes.js';
@@ -42,7 +43,12 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps) {
   });
   // Client errors become a page in the reader's language; the rest go to the app's handler.
   app.setErrorHandler(async (err, request, reply) => {
-    if (err instanceof AppError && err.status < 500 && err.code !== 'csrf_invalid') {
+    if (
+      err instanceof AppError &&
+      err.status < 500 &&
+      err.code !== 'csrf_invalid' &&
+      !answersJson(request)
+    ) {
       reply.headers(err.headers);
       return renderError(request, reply, deps, err.status);
     }
