@@ -1,4 +1,12 @@
-import { existsSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
@@ -9,16 +17,40 @@ export const DEFAULT_PORT = 47732;
 
 const LimitsSchema = z.object({
   /** Any JSON body except a push. */
-  max_json_body: z.number().int().positive().default(1 * MiB),
+  max_json_body: z
+    .number()
+    .int()
+    .positive()
+    .default(1 * MiB),
   /** A push body; larger answers 413 too_many_operations so the desktop halves its batch. */
-  max_push_body: z.number().int().positive().default(64 * MiB),
+  max_push_body: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * MiB),
   max_push_operations: z.number().int().positive().default(1000),
   /** The desktop inlines text files up to 2 MiB; JSON escaping can double that. */
-  max_payload_json: z.number().int().positive().default(8 * MiB),
+  max_payload_json: z
+    .number()
+    .int()
+    .positive()
+    .default(8 * MiB),
   max_pull_page: z.number().int().positive().default(1000),
-  max_blob_bytes: z.number().int().positive().default(1024 * MiB),
-  max_vault_blob_bytes: z.number().int().positive().default(4096 * MiB),
-  max_user_blob_bytes: z.number().int().positive().default(8192 * MiB),
+  max_blob_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * MiB),
+  max_vault_blob_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4096 * MiB),
+  max_user_blob_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(8192 * MiB),
 });
 
 const TimeoutsSchema = z.object({
@@ -38,6 +70,17 @@ const RetentionSchema = z.object({
   cleanup_interval_hours: z.number().nonnegative().default(6),
 });
 
+/**
+ * CONTRACT.md §13 `web.*`: what the console shows until an admin saves the web settings
+ * (the latest WebSettingsChanged wins over these). `default_locale` may also stand at the
+ * top level, as older config files have it; `web.default_locale` wins when both are set.
+ */
+const WebSchema = z.object({
+  default_locale: z.enum(['en', 'ru']).optional(),
+  allow_registration: z.boolean().default(true),
+  server_name: z.string().max(80).default(''),
+});
+
 const AdminSchema = z.object({
   username: z.string().min(1),
   password_hash: z.string().min(1),
@@ -48,6 +91,7 @@ export const ConfigSchema = z.object({
   public_url: z.string().default(''),
   trusted_proxies: z.array(z.string()).default([]),
   default_locale: z.enum(['en', 'ru']).default('en'),
+  web: WebSchema.default(WebSchema.parse({})),
   admin: z.array(AdminSchema).default([]),
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   timeouts: TimeoutsSchema.default(TimeoutsSchema.parse({})),

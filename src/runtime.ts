@@ -18,6 +18,7 @@ import {
   type AdminSessionService,
 } from './commands/admin-session-service.js';
 import { createSessionService, type SessionService } from './commands/session-service.js';
+import { createRefusalCounter, type RefusalCounter } from './commands/refusals-service.js';
 import { createSettingsService, type SettingsService } from './commands/settings-service.js';
 import { createSyncService, type SyncService } from './commands/sync-service.js';
 import { createUserService, type UserService } from './commands/user-service.js';
@@ -36,7 +37,12 @@ import {
 } from './log/index.js';
 import { migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
-import { publicUrlOf as settingsPublicUrl } from './projections/settings.js';
+import {
+  configuredWebSettings,
+  publicUrlOf as settingsPublicUrl,
+  webSettingsOf,
+  type WebSettings,
+} from './projections/settings.js';
 import { createDeviceActivity, type DeviceActivity } from './projections/device-activity.js';
 import {
   createProjector,
@@ -45,7 +51,7 @@ import {
   type Projector,
 } from './projections/index.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
-import { createSecretBox, secretKeyFileOf } from './security/secret-box.js';
+import { createSecretBox, secretKeyFileOf, type SecretBox } from './security/secret-box.js';
 
 export interface Runtime {
   readonly dataDir: string;
@@ -66,6 +72,11 @@ export interface Runtime {
   readonly sessions: SessionService;
   /** The web console's admin sessions (admins themselves live in config.yml). */
   readonly adminSessions: AdminSessionService;
+  /**
+   * Refused sign-ins, device authentications and rate-limited requests, counted per window
+   * and appended as one summary per kind and window (serve flushes it on a timer).
+   */
+  readonly refusals: RefusalCounter;
   /** The base of links in mails. */
   readonly publicUrl: () => string;
   /**
@@ -73,11 +84,15 @@ export interface Runtime {
    * pages' origin checks and Secure cookies follow, with no listen-address fallback.
    */
   readonly configuredPublicUrl: () => string;
+  /** Default locale, registration, server name: the admin's latest, else config.yml. */
+  readonly webSettings: () => WebSettings;
   readonly devices: DeviceService;
   readonly activity: DeviceActivity;
   readonly sync: SyncService;
   readonly blobs: BlobService;
   readonly settings: SettingsService;
+  /** Encrypts secrets kept for a while (SMTP password, a password shown once to an admin). */
+  readonly secrets: SecretBox;
   /** Retention: expired rows, stale uploads and content files the log does not know. */
   readonly cleanup: Cleanup;
   /** The WAL checkpoint worker, when the runtime was opened with one (the server). */
@@ -130,7 +145,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
-  const sessions = createSessionService({ db, handle, hasher, ids, clock });
+  const refusals = createRefusalCounter({ handle, clock });
+  const sessions = createSessionService({ db, handle, hasher, ids, clock, refusals });
   const adminSessions = createAdminSessionService({
     db,
     handle,
@@ -138,6 +154,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     ids,
     clock,
     admins: () => config.admin,
+    refusals,
   });
   const activity = createDeviceActivity(db);
   const blobs = createBlobService({
@@ -158,7 +175,14 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
     createKey: !process.env.CREDENTIALS_DIRECTORY,
   });
-  const settings = createSettingsService({ db, handle, clock, secrets });
+  const settings = createSettingsService({
+    db,
+    handle,
+    clock,
+    secrets,
+    configuredWeb: configuredWebSettings(config),
+  });
+  const webSettings = () => webSettingsOf(db, config);
   const sweep = createFileSweep(dataDir);
   const cleanup = createCleanup({ db, handle, sweep, retention: config.retention });
   // Started last: nothing above may fail and leave a worker behind.
@@ -181,16 +205,21 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     passwordResets,
     sessions,
     adminSessions,
+    refusals,
     publicUrl,
     configuredPublicUrl,
+    webSettings,
     devices,
     activity,
     sync,
     blobs,
     settings,
+    secrets,
     cleanup,
     checkpointer,
     close() {
+      // The open windows' refusals too: a restart must not lose what an attacker did.
+      if (db.open && !db.readonly) refusals.flushAll();
       bus.all.clear();
       // Before the final checkpoint, which must find no other connection working on the WAL.
       checkpointer?.stop();

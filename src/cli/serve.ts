@@ -87,6 +87,15 @@ export async function serve(opts: ServeOptions): Promise<void> {
     onReport: (report) => logger.info({ cleanup: report }, 'retention cleanup ran'),
     onError: (err) => logger.error({ err }, 'retention cleanup failed'),
   });
+  // Summaries of refused attempts whose window has closed; close() writes the open ones.
+  const refusalFlush = setInterval(() => {
+    try {
+      runtime.refusals.flushClosed();
+    } catch (err) {
+      logger.error({ err }, 'recording refused attempts failed');
+    }
+  }, 30_000);
+  refusalFlush.unref();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -104,6 +113,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       await mailer.stop();
       await retention.stop();
     } finally {
+      clearInterval(refusalFlush);
       runtime.close();
       logger.info('stopped');
       logger.flush();

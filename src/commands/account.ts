@@ -148,13 +148,10 @@ export function noteRegistrationAttempt(
   return [noted, { type: 'EmailConfirmationRequested', data: { userId, ...confirmation } }];
 }
 
-export type LoginAuditEvent = EventOfType<'LoginFailed' | 'PasswordResetRefused'>;
-export type RecordLoginFailure = {
-  type: 'RecordLoginFailure';
-  data: EventOfType<'LoginFailed'>['data'];
-};
+// Failed sign-ins are counted per window (SecurityRefusalsCounted), not recorded one by one.
+export type LoginAuditEvent = EventOfType<'PasswordResetRefused'>;
 export type RecordUnknownReset = { type: 'RecordUnknownReset'; data: { email: string } };
-export type LoginAuditCommand = RecordLoginFailure | RecordUnknownReset;
+export type LoginAuditCommand = RecordUnknownReset;
 
 /** Audit records about a typed login or address, which may name no account at all. */
 export const loginStream = (login: string) => `login/${login.trim().toLowerCase()}`;
@@ -163,20 +160,11 @@ export const loginAuditDecider: Decider<null, LoginAuditCommand, LoginAuditEvent
   initialState: () => null,
   evolve: (state) => state,
   decide(command) {
-    switch (command.type) {
-      case 'RecordLoginFailure':
-        return [{ type: 'LoginFailed', data: command.data }];
-      case 'RecordUnknownReset':
-        return [
-          {
-            type: 'PasswordResetRefused',
-            data: { email: command.data.email, reason: 'unknown_email' },
-          },
-        ];
-      default: {
-        const unreachable: never = command;
-        return unreachable;
-      }
-    }
+    return [
+      {
+        type: 'PasswordResetRefused',
+        data: { email: command.data.email, reason: 'unknown_email' },
+      },
+    ];
   },
 };

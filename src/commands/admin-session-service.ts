@@ -6,6 +6,7 @@ import { findLiveAdminSession } from '../projections/sessions.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { adminDecider, adminStream } from './admin.js';
 import type { CommandHandler } from './handle.js';
+import type { RefusalCounter } from './refusals-service.js';
 
 /** RELIABILITY.md §4.11: admin sessions end after 4 h, or after 15 min without a request. */
 export const ADMIN_SESSION_TTL_MS = 4 * 60 * 60_000;
@@ -26,6 +27,7 @@ export function createAdminSessionService(deps: {
   clock: Clock;
   /** The admins of config.yml, read at each sign-in. */
   admins: () => Config['admin'];
+  refusals: RefusalCounter;
 }) {
   const { db, handle, hasher, ids, clock } = deps;
   /**
@@ -37,7 +39,7 @@ export function createAdminSessionService(deps: {
   return {
     /**
      * Checks the password against config.yml (argon2 runs for unknown names too) and opens a
-     * session; undefined when refused, which is recorded as AdminLoginFailed.
+     * session; undefined when refused, which is only counted (see refusals-service.ts).
      */
     async login(
       login: string,
@@ -49,18 +51,11 @@ export function createAdminSessionService(deps: {
       const admin = deps.admins().find((a) => a.username === typed);
       const ok = await hasher.verify(admin?.password_hash, password);
       if (!admin || !ok) {
-        handle({
-          stream: adminStream(typed),
-          decider: adminDecider,
-          meta,
-          loadState: () => null,
-          command: {
-            type: 'RecordAdminLoginFailure',
-            data: {
-              login: typed.toLowerCase(),
-              reason: admin ? 'wrong_password' : 'unknown_login',
-            },
-          },
+        deps.refusals.record({
+          kind: 'admin_login',
+          reason: admin ? 'wrong_password' : 'unknown_login',
+          ip: meta.ip,
+          typed,
         });
         return undefined;
       }

@@ -3,7 +3,7 @@ import { notFound } from '../errors.js';
 import type { Decider } from './decider.js';
 import type { UserState } from './user.js';
 
-export type AdminEvent = EventOfType<'AdminLoggedIn' | 'AdminSessionEnded' | 'AdminLoginFailed'>;
+export type AdminEvent = EventOfType<'AdminLoggedIn' | 'AdminSessionEnded'>;
 
 export type AdminCommand =
   | {
@@ -14,10 +14,6 @@ export type AdminCommand =
   | {
       type: 'AdminLogOut';
       data: { username: string; sessionHash: string };
-    }
-  | {
-      type: 'RecordAdminLoginFailure';
-      data: { login: string; reason: 'unknown_login' | 'wrong_password' };
     };
 
 /** Admins are config.yml entries; their stream only records sessions and refusals. */
@@ -42,8 +38,6 @@ export const adminDecider: Decider<null, AdminCommand, AdminEvent> = {
       }
       case 'AdminLogOut':
         return [{ type: 'AdminSessionEnded', data: { ...command.data, reason: 'logout' } }];
-      case 'RecordAdminLoginFailure':
-        return [{ type: 'AdminLoginFailed', data: command.data }];
     }
   },
 };

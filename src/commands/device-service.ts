@@ -6,7 +6,8 @@ import { findDeviceById } from '../projections/devices.js';
 import { findUserById } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { checkCredentials } from './auth-service.js';
-import { deviceDecider, deviceStream } from './device.js';
+import { deviceDecider, deviceStream, tokenHint } from './device.js';
+import { eraseDeviceSideTables } from '../projections/device-side-tables.js';
 import type { CommandHandler } from './handle.js';
 
 const bytes = (s: string) => Buffer.byteLength(s);
@@ -67,6 +68,7 @@ export function createDeviceService(deps: {
             name: input.deviceName.trim() || 'unknown',
             clientVersion: input.clientVersion,
             tokenHash: sha256Hex(token),
+            tokenHint: tokenHint(token),
             via: input.via,
           },
         },
@@ -99,6 +101,29 @@ export function createDeviceService(deps: {
           return { type: 'RevokeDevice' as const, data: { deviceId, userId, by } };
         },
       });
+    },
+
+    /**
+     * An admin's removal of a device (CONTRACT.md §10, §11): false when there is no such
+     * device, so nothing changed. An active one is refused (409) unless `revokeFirst`.
+     * Its rows outside the log (last seen and IP, first-sync plan) go with it.
+     */
+    remove(deviceId: string, options: { revokeFirst: boolean }, meta: EventMeta): boolean {
+      const events = handle({
+        stream: deviceStream(deviceId),
+        decider: deviceDecider,
+        meta,
+        command: (tx) => {
+          const device = findDeviceById(tx, deviceId);
+          if (!device) throw new AppError(404, 'not_found', 'device not found');
+          return {
+            type: 'DeleteDevice' as const,
+            data: { deviceId, userId: device.user_id, by: 'admin' as const, ...options },
+          };
+        },
+        sideEffects: (tx) => eraseDeviceSideTables(tx, deviceId),
+      });
+      return events.length > 0;
     },
   };
 }

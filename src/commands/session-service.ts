@@ -3,9 +3,10 @@ import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { findLiveSession } from '../projections/sessions.js';
 import type { PasswordHasher } from '../security/passwords.js';
-import { SESSION_TTL_MS, loginAuditDecider, loginStream } from './account.js';
+import { SESSION_TTL_MS } from './account.js';
 import { verifyLogin } from './auth-service.js';
 import type { CommandHandler } from './handle.js';
+import type { RefusalCounter } from './refusals-service.js';
 import { userDecider, userStream } from './user.js';
 import { loadUserState } from './user-service.js';
 
@@ -23,12 +24,14 @@ export function createSessionService(deps: {
   hasher: PasswordHasher;
   ids: Ids;
   clock: Clock;
+  refusals: RefusalCounter;
 }) {
   const { db, handle, hasher, ids, clock } = deps;
   return {
     /**
-     * Opens a 24 h session and returns its token, shown only here. A refused login is
-     * recorded as LoginFailed whether or not the account exists, so both cost one commit.
+     * Opens a 24 h session and returns its token, shown only here. A refused login is only
+     * counted (one summary per window, see refusals-service.ts), whether or not the account
+     * exists, so both cost the same and an attacker cannot grow the log with them.
      */
     async login(
       login: string,
@@ -37,19 +40,12 @@ export function createSessionService(deps: {
     ): Promise<{ token: string; userId: string }> {
       const check = await verifyLogin(db, hasher, login, password);
       if (!check.ok) {
-        handle({
-          stream: loginStream(login),
-          decider: loginAuditDecider,
-          meta,
-          loadState: () => null,
-          command: {
-            type: 'RecordLoginFailure',
-            data: {
-              login: login.trim().toLowerCase(),
-              userId: check.user?.id,
-              reason: check.reason,
-            },
-          },
+        deps.refusals.record({
+          kind: 'user_login',
+          reason: check.reason,
+          ip: meta.ip,
+          userId: check.user?.id,
+          typed: login,
         });
         throw check.error;
       }

@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { SMTP_SECURITY, type EventMeta, type Sqlite } from '../log/index.js';
+import { SMTP_SECURITY, WEB_LOCALES, type EventMeta, type Sqlite } from '../log/index.js';
 import { enqueueMail, type MailLocale } from '../mail/outbox.js';
-import { findSettings, type SmtpSettings } from '../projections/settings.js';
+import {
+  findSettings,
+  findWebSettings,
+  type SmtpSettings,
+  type WebSettings,
+} from '../projections/settings.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { CommandHandler } from './handle.js';
-import { SERVER_STREAM, settingsDecider, type SettingsState } from './settings.js';
+import { SERVER_STREAM, settingsDecider, UNSET_SMTP, type SettingsState } from './settings.js';
 import { EmailSchema, parseOrThrow } from './user-service.js';
 
 /** Bound into the cipher so it only ever decrypts as the SMTP password. */
@@ -15,7 +20,7 @@ const PASSWORD_PURPOSE = 'smtp-password';
 const NO_SPACE = /^[^\s\p{Cc}]*$/u;
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 
-const PublicUrlSchema = z
+export const PublicUrlSchema = z
   .string()
   .trim()
   .regex(NO_SPACE, 'must not contain spaces or line breaks')
@@ -68,14 +73,18 @@ export const SmtpInputSchema = z
 
 export type SmtpInput = z.input<typeof SmtpInputSchema>;
 
-const DEFAULTS = {
-  host: '',
-  port: 587,
-  security: 'starttls',
-  user: '',
-  from: '',
-  publicUrl: '',
-} as const satisfies SmtpInput;
+export const WebInputSchema = z.object({
+  defaultLocale: z.enum(WEB_LOCALES),
+  allowRegistration: z.boolean(),
+  serverName: z
+    .string()
+    .trim()
+    .max(80, 'is too long')
+    .regex(NO_CONTROL, 'must not contain line breaks'),
+  publicUrl: PublicUrlSchema,
+});
+
+export type WebInput = z.input<typeof WebInputSchema>;
 
 export type SettingsService = ReturnType<typeof createSettingsService>;
 
@@ -84,11 +93,15 @@ export function createSettingsService(deps: {
   handle: CommandHandler['handle'];
   clock: Clock;
   secrets: SecretBox;
+  /** config.yml's web settings: what is in force until an admin saves others. */
+  configuredWeb: WebSettings;
 }) {
-  const { db, handle, clock, secrets } = deps;
+  const { db, handle, clock, secrets, configuredWeb } = deps;
   const loadState = (d: Sqlite): SettingsState => {
     const smtp = findSettings(d);
-    return smtp ? { status: 'set', smtp } : { status: 'unset' };
+    const web = findWebSettings(d);
+    const state: SettingsState = smtp ? { status: 'set', smtp } : { status: 'unset' };
+    return web ? { ...state, web } : state;
   };
   const decryptPassword = (cipher: string) => secrets.decrypt(cipher, PASSWORD_PURPOSE);
 
@@ -143,8 +156,28 @@ export function createSettingsService(deps: {
     applyOverrides(overrides: Partial<SmtpInput>, meta: EventMeta): boolean {
       if (Object.keys(overrides).length === 0) return false;
       // The stored cipher is not an input field: parsing drops it, and `change` keeps it.
-      const stored: SmtpInput = findSettings(db) ?? DEFAULTS;
+      const stored: SmtpInput = findSettings(db) ?? UNSET_SMTP;
       return change({ ...stored, ...overrides }, meta);
+    },
+    /**
+     * The console's web settings and the public URL. Appends WebSettingsChanged when the
+     * former differ from those in force, and SmtpSettingsChanged (the public URL's one
+     * source) when the latter does; returns whether anything changed.
+     */
+    changeWeb(input: WebInput, meta: EventMeta): boolean {
+      const { publicUrl, ...web } = parseOrThrow(WebInputSchema, input);
+      const events = handle({
+        stream: SERVER_STREAM,
+        decider: settingsDecider,
+        meta,
+        loadState,
+        command: {
+          type: 'ChangeWebSettings' as const,
+          data: { ...web, publicUrl },
+          configured: configuredWeb,
+        },
+      });
+      return events.length > 0;
     },
     /** Queues an smtp-test mail, to the sender address by default; the admin watches its row. */
     sendTestMail(

@@ -96,7 +96,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     build: deps.build ?? readBuildInfo(),
     startedAt: Date.now(),
   });
-  const limiter = createRateLimiter(deps.clock);
+  const limiter = createRateLimiter(deps.clock, undefined, (action, ip, account) =>
+    deps.refusals.record({ kind: 'rate_limit', reason: action, ip, typed: account }),
+  );
   await app.register(clientRoutes, { ...deps, limiter });
   await app.register(syncRoutes, deps);
   await app.register(blobRoutes, deps);

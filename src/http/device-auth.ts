@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
+import type { RefusalCounter } from '../commands/refusals-service.js';
 import { AppError } from '../errors.js';
 import type { Sqlite } from '../log/index.js';
 import type { DeviceActivity } from '../projections/device-activity.js';
@@ -47,15 +48,26 @@ export function createDeviceAuthenticator(deps: {
   db: Sqlite;
   activity: DeviceActivity;
   clock: Clock;
+  refusals: RefusalCounter;
 }) {
+  // Counted for the audit, never logged one by one: a client can send refused tokens
+  // as fast as it likes.
+  const refuse = (request: FastifyRequest, reason: string, error: AppError, deviceId?: string) => {
+    deps.refusals.record({ kind: 'device_auth', reason, ip: request.ip, deviceId });
+    return error;
+  };
   const authenticate = (request: FastifyRequest): DevicePrincipal => {
     const token = presentedToken(request);
-    if (!token) throw unauthorized('API key required');
+    if (!token) throw refuse(request, 'missing_token', unauthorized('API key required'));
     // The digest pairing stored (sha256Hex), in one call.
     const row = findDeviceByTokenHash(deps.db, hash('sha256', token, 'hex'));
-    if (!row) throw unauthorized('invalid API key');
-    if (row.revoked_at) throw unauthorized('device revoked');
-    if (row.blocked) throw new AppError(403, 'forbidden', 'user blocked');
+    if (!row) throw refuse(request, 'invalid_token', unauthorized('invalid API key'));
+    if (row.revoked_at) {
+      throw refuse(request, 'revoked_device', unauthorized('device revoked'), row.id);
+    }
+    if (row.blocked) {
+      throw refuse(request, 'blocked_user', new AppError(403, 'forbidden', 'user blocked'), row.id);
+    }
     deps.activity.touch(row.id, deps.clock.now(), request.ip);
     return {
       deviceId: row.id,

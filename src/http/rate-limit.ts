@@ -25,7 +25,14 @@ interface Bucket {
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
-export function createRateLimiter(clock: Clock, maxBuckets = 10_000) {
+/** Told of each refused attempt (the audit counts them; nothing is logged per attempt). */
+export type OnRateLimited = (action: RateAction, ip: string, account: string | undefined) => void;
+
+export function createRateLimiter(
+  clock: Clock,
+  maxBuckets = 10_000,
+  onRefused: OnRateLimited = () => {},
+) {
   // A Map keeps insertion order: re-inserting on use makes the first key the least recent.
   const buckets = new Map<string, Bucket>();
 
@@ -55,6 +62,7 @@ export function createRateLimiter(clock: Clock, maxBuckets = 10_000) {
         retryAfter = Math.max(retryAfter, hit(`${action}|acct|${key}`, limit, windowMs, now));
       }
       if (retryAfter > 0) {
+        onRefused(action, ip, account);
         throw new AppError(429, 'rate_limited', 'too many attempts', {
           'retry-after': String(retryAfter),
         });

@@ -1,4 +1,5 @@
 import type { Sqlite } from '../log/index.js';
+import { BLOB_COUNTER_TABLES, BLOB_COUNTERS_DDL } from './counters.js';
 import type { Projection } from './projection.js';
 import { first, qb, run } from './query.js';
 
@@ -20,8 +21,8 @@ export interface BlobRefsTable {
 
 export const blobsProjection: Projection = {
   name: 'blobs',
-  version: 1,
-  tables: ['blobs', 'blob_refs'],
+  version: 2,
+  tables: ['blobs', 'blob_refs', ...BLOB_COUNTER_TABLES],
   handles: ['BlobStored', 'BlobReferenced', 'UserDeleted'],
   init(db) {
     // WITHOUT ROWID clusters a vault's references on its primary-key prefix, so the vault
@@ -42,6 +43,7 @@ export const blobsProjection: Projection = {
       ) STRICT, WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS blob_refs_user ON blob_refs (user_id, sha256, size);
     `);
+    db.exec(BLOB_COUNTERS_DDL);
   },
   apply(db, event) {
     switch (event.type) {

@@ -11,6 +11,8 @@ export interface DevicesTable {
   client_version: string;
   /** sha256 of the bearer token; lookups hash the presented token. */
   token_hash: string;
+  /** The token's first 8 and last 4 characters; null for devices paired before hints. */
+  token_hint: string | null;
   created_at: string;
   revoked_at: string | null;
 }
@@ -19,9 +21,10 @@ export type DeviceRow = Selectable<DevicesTable>;
 
 export const devicesProjection: Projection = {
   name: 'devices',
-  version: 1,
+  // v2: token_hint, and DeviceDeleted drops the row.
+  version: 2,
   tables: ['devices'],
-  handles: ['DevicePaired', 'DeviceRevoked', 'UserDeleted'],
+  handles: ['DevicePaired', 'DeviceRevoked', 'DeviceDeleted', 'UserDeleted'],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS devices (
@@ -31,6 +34,7 @@ export const devicesProjection: Projection = {
         name TEXT NOT NULL,
         client_version TEXT NOT NULL,
         token_hash TEXT NOT NULL UNIQUE,
+        token_hint TEXT,
         created_at TEXT NOT NULL,
         revoked_at TEXT
       ) STRICT;
@@ -55,6 +59,7 @@ export const devicesProjection: Projection = {
           name: d.name,
           client_version: d.clientVersion,
           token_hash: d.tokenHash,
+          token_hint: d.tokenHint,
           created_at: event.at,
           revoked_at: null,
         };
@@ -69,6 +74,9 @@ export const devicesProjection: Projection = {
       }
       case 'UserDeleted':
         run(db, qb.deleteFrom('devices').where('user_id', '=', event.data.userId));
+        return;
+      case 'DeviceDeleted':
+        run(db, qb.deleteFrom('devices').where('id', '=', event.data.deviceId));
         return;
       case 'DeviceRevoked':
         run(

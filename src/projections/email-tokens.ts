@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Sqlite } from '../log/index.js';
+import { EMAIL_TOKEN_EXPIRY_INDEX_DDL } from './counters.js';
 import type { Projection } from './projection.js';
 import { first, qb, run } from './query.js';
 
@@ -78,6 +79,7 @@ export const emailTokensProjection: Projection = {
       ) STRICT;
       CREATE INDEX IF NOT EXISTS email_tokens_user ON email_tokens (user_id, purpose, created_at);
     `);
+    db.exec(EMAIL_TOKEN_EXPIRY_INDEX_DDL);
   },
   apply(db, event) {
     switch (event.type) {

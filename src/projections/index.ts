@@ -1,4 +1,5 @@
 import type { Projection } from './projection.js';
+import { auditIndexProjection } from './audit-index.js';
 import { blobsProjection } from './blobs.js';
 import { devicesProjection } from './devices.js';
 import { emailTokensProjection } from './email-tokens.js';
@@ -20,4 +21,5 @@ export const PROJECTIONS: readonly Projection[] = [
   vaultsProjection,
   blobsProjection,
   settingsProjection,
+  auditIndexProjection,
 ];

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Sqlite } from '../log/index.js';
+import { SESSION_EXPIRY_INDEX_DDL } from './counters.js';
 import type { Projection } from './projection.js';
 import { all, first, qb, run } from './query.js';
 
@@ -32,6 +33,7 @@ export const sessionsProjection: Projection = {
       ) STRICT;
       CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, expires_at);
     `);
+    db.exec(SESSION_EXPIRY_INDEX_DDL);
   },
   apply(db, event) {
     switch (event.type) {

@@ -1,6 +1,7 @@
-import type { EventOfType, Sqlite } from '../log/index.js';
+import type { Config } from '../config.js';
+import type { EventOfType, RecordedEvent, Sqlite } from '../log/index.js';
 import type { Projection } from './projection.js';
-import { first, qb, run } from './query.js';
+import { first, prepared, qb, run } from './query.js';
 
 export interface SettingsTable {
   /** Always 1: the server has one set of settings. */
@@ -16,13 +17,43 @@ export interface SettingsTable {
 }
 
 export type SmtpSettings = EventOfType<'SmtpSettingsChanged'>['data'];
+export type WebSettings = EventOfType<'WebSettingsChanged'>['data'];
+
+// The web settings have a row of their own: they may be saved before any SMTP settings,
+// whose row has no empty state. Plain SQL, as the table is read on every page.
+const UPSERT_WEB = `INSERT INTO web_settings (id, default_locale, allow_registration, server_name, updated_at)
+  VALUES (1, ?, ?, ?, ?)
+  ON CONFLICT (id) DO UPDATE SET default_locale = excluded.default_locale,
+    allow_registration = excluded.allow_registration, server_name = excluded.server_name,
+    updated_at = excluded.updated_at`;
+
+function applyWeb(db: Sqlite, event: RecordedEvent) {
+  if (event.type !== 'WebSettingsChanged') return;
+  const d = event.data;
+  prepared(db, UPSERT_WEB).run(
+    d.defaultLocale,
+    d.allowRegistration ? 1 : 0,
+    d.serverName,
+    event.at,
+  );
+}
 
 export const settingsProjection: Projection = {
   name: 'settings',
-  version: 1,
-  tables: ['settings'],
-  handles: ['SmtpSettingsChanged'],
+  // 2: the web settings (WebSettingsChanged) joined the SMTP settings.
+  version: 2,
+  tables: ['settings', 'web_settings'],
+  handles: ['SmtpSettingsChanged', 'WebSettingsChanged'],
   init(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS web_settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        default_locale TEXT NOT NULL,
+        allow_registration INTEGER NOT NULL,
+        server_name TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `);
     db.exec(`
       CREATE TABLE IF NOT EXISTS settings (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -38,6 +69,7 @@ export const settingsProjection: Projection = {
     `);
   },
   apply(db, event) {
+    if (event.type === 'WebSettingsChanged') return applyWeb(db, event);
     if (event.type !== 'SmtpSettingsChanged') return;
     const d = event.data;
     const row = {
@@ -82,3 +114,34 @@ export const publicUrlOf = (db: Sqlite): string => findSettings(db)?.publicUrl ?
 /** Mail can be delivered only with a server to talk to and a sender address. */
 export const isSmtpConfigured = (s: SmtpSettings | undefined): s is SmtpSettings =>
   s !== undefined && s.host !== '' && s.from !== '';
+
+/** The saved web settings, or undefined before the first WebSettingsChanged. */
+export function findWebSettings(db: Sqlite): WebSettings | undefined {
+  const row = prepared(
+    db,
+    'SELECT default_locale, allow_registration, server_name FROM web_settings WHERE id = 1',
+  ).get() as
+    { default_locale: string; allow_registration: number; server_name: string } | undefined;
+  if (!row) return undefined;
+  return {
+    defaultLocale: row.default_locale === 'ru' ? 'ru' : 'en',
+    allowRegistration: row.allow_registration === 1,
+    serverName: row.server_name,
+  };
+}
+
+type WebConfig = Pick<Config, 'default_locale' | 'web'>;
+
+/** The web settings config.yml asks for (CONTRACT.md §13 `web.*`). */
+export const configuredWebSettings = (config: WebConfig): WebSettings => ({
+  defaultLocale: config.web.default_locale ?? config.default_locale,
+  allowRegistration: config.web.allow_registration,
+  serverName: config.web.server_name.trim(),
+});
+
+/**
+ * The web settings in force: the latest WebSettingsChanged, else config.yml. Every page,
+ * the registration routes and the diagnostics read them here.
+ */
+export const webSettingsOf = (db: Sqlite, config: WebConfig): WebSettings =>
+  findWebSettings(db) ?? configuredWebSettings(config);

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Sqlite } from '../log/index.js';
+import { USER_STATUS_INDEX_DDL } from './counters.js';
 import type { Projection } from './projection.js';
 import { all, first, qb, run } from './query.js';
 
@@ -20,7 +21,7 @@ export type UserRow = Selectable<UsersTable>;
 
 export const usersProjection: Projection = {
   name: 'users',
-  version: 2,
+  version: 3,
   tables: ['users'],
   handles: [
     'UserRegistered',
@@ -28,6 +29,7 @@ export const usersProjection: Projection = {
     'UserUnblocked',
     'EmailConfirmed',
     'PasswordReset',
+    'UserUpdated',
     'UserDeleted',
   ],
   init(db) {
@@ -44,6 +46,7 @@ export const usersProjection: Projection = {
         created_at TEXT NOT NULL
       ) STRICT;
     `);
+    db.exec(USER_STATUS_INDEX_DDL);
   },
   apply(db, event) {
     switch (event.type) {
@@ -91,6 +94,17 @@ export const usersProjection: Projection = {
             .where('id', '=', event.data.userId),
         );
         return;
+      case 'UserUpdated': {
+        const { userId, username, email } = event.data;
+        run(
+          db,
+          qb
+            .updateTable('users')
+            .set({ username, username_key: username.toLowerCase(), email })
+            .where('id', '=', userId),
+        );
+        return;
+      }
       // The username and address become free to register again.
       case 'UserDeleted':
         run(db, qb.deleteFrom('users').where('id', '=', event.data.userId));

@@ -5,6 +5,7 @@ import {
   type RecordedEvent,
   type Sqlite,
 } from '../log/index.js';
+import { VAULT_COUNTER_TABLES, VAULT_COUNTERS_DDL } from './counters.js';
 import type { Projection } from './projection.js';
 import { isPathOp, isRelocation, opPath } from './op-paths.js';
 import { prepared } from './query.js';
@@ -94,6 +95,10 @@ CREATE TABLE IF NOT EXISTS vaults (
   last_activity TEXT NOT NULL,
   UNIQUE (user_id, vault_id)
 ) STRICT;
+-- The admin vaults list sorts on these (admin-inventory.ts; last_activity's is in counters.ts).
+CREATE INDEX IF NOT EXISTS vaults_vault_id ON vaults (vault_id);
+CREATE INDEX IF NOT EXISTS vaults_op_count ON vaults (op_count);
+CREATE INDEX IF NOT EXISTS vaults_created ON vaults (created_at);
 CREATE TABLE IF NOT EXISTS vault_ops (
   seq INTEGER PRIMARY KEY,
   vault INTEGER NOT NULL,
@@ -178,9 +183,57 @@ const prepare = (db: Sqlite) => ({
      ON CONFLICT (vault, idempotency_key) DO UPDATE SET request_digest = excluded.request_digest,
        response = excluded.response, answered_at = excluded.answered_at`,
   ),
+  countedSeq: prepared(db, 'SELECT counted_seq FROM vault_totals WHERE id = 1'),
+  countSync: prepared(
+    db,
+    'UPDATE vault_totals SET sync_events = sync_events + ?, counted_seq = ? WHERE id = 1',
+  ),
+  addMinute: prepared(
+    db,
+    `INSERT INTO ops_by_minute (minute, ops, first_seq, last_seq) VALUES (?, ?, ?, ?)
+     ON CONFLICT (minute) DO UPDATE SET ops = ops + excluded.ops,
+       first_seq = min(first_seq, excluded.first_seq), last_seq = max(last_seq, excluded.last_seq)`,
+  ),
+  dropMinutesBefore: prepared(db, 'DELETE FROM ops_by_minute WHERE minute < ?'),
 });
 
 type VaultStatements = ReturnType<typeof prepare>;
+
+const MINUTES_KEPT_MS = 48 * 3_600_000;
+const minuteOf = (at: string) => at.slice(0, 16);
+
+/**
+ * The dashboard's counts of sync traffic (counters.ts): every OperationPushed and
+ * PushAnswered, erased or not, so that a rebuild, which sees erased ones as EventRedacted,
+ * counts what the live fold counted. Events at or below counted_seq were counted already.
+ */
+function syncTally(s: VaultStatements) {
+  const from = (s.countedSeq.get() as { counted_seq: number } | undefined)?.counted_seq ?? 0;
+  let events = 0;
+  let lastSeq = from;
+  const minutes = new Map<string, { ops: number; first: number; last: number }>();
+  return {
+    count(event: RecordedEvent, isOp: boolean) {
+      if (event.seq <= lastSeq) return;
+      events += 1;
+      lastSeq = event.seq;
+      if (!isOp) return;
+      const minute = minuteOf(event.at);
+      const m = minutes.get(minute);
+      if (m) {
+        m.ops += 1;
+        m.last = event.seq;
+      } else minutes.set(minute, { ops: 1, first: event.seq, last: event.seq });
+    },
+    flush(newestAt: string) {
+      if (events === 0) return;
+      for (const [minute, m] of minutes) s.addMinute.run(minute, m.ops, m.first, m.last);
+      s.countSync.run(events, lastSeq);
+      const horizon = new Date(new Date(newestAt).getTime() - MINUTES_KEPT_MS).toISOString();
+      s.dropMinutesBefore.run(minuteOf(horizon));
+    },
+  };
+}
 
 function vaultRow(s: VaultStatements, stream: string, at: string): VaultState {
   const { userId, vaultId } = parseVaultStream(stream);
@@ -203,6 +256,8 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   let added = 0;
   let superseded = 0;
   let last: RecordedEvent | undefined;
+  const tally = syncTally(s);
+  let newestAt = '';
   const advance = () => {
     if (last && added > 0) {
       s.advanceVault.run(
@@ -220,6 +275,12 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   };
   for (const event of events as readonly VaultEvent[]) {
     if (event.type === 'EventRedacted' && !isVaultEventType(event.data.type)) continue;
+    tally.count(
+      event,
+      event.type === 'OperationPushed' ||
+        (event.type === 'EventRedacted' && event.data.type === 'OperationPushed'),
+    );
+    newestAt = event.at;
     if (event.stream !== stream) {
       advance();
       stream = event.stream;
@@ -271,6 +332,7 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
     last = event;
   }
   advance();
+  tally.flush(newestAt);
 }
 
 /** A deleted user's vaults and every row derived from their ops. */
@@ -291,7 +353,7 @@ function deleteUserVaults(db: Sqlite, userId: string) {
 
 export const vaultsProjection: Projection = {
   name: 'vaults',
-  version: 3,
+  version: 4,
   tables: [
     'vaults',
     'vault_ops',
@@ -300,10 +362,12 @@ export const vaultsProjection: Projection = {
     'entity_heads',
     'tombstones',
     'push_answers',
+    ...VAULT_COUNTER_TABLES,
   ],
   handles: ['OperationPushed', 'PushAnswered', 'CleanupRan', 'UserDeleted', 'EventRedacted'],
   init(db) {
     db.exec(DDL);
+    db.exec(VAULT_COUNTERS_DDL);
   },
   apply(db, event) {
     // Idempotency answers expire (retention.idempotency_hours); ops and tombstones never do.

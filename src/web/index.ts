@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { Runtime } from '../runtime.js';
+import type { BuildInfo } from '../version.js';
 import { answersJson } from './admin/api-guard.js';
 import { adminRoutes } from './admin/routes.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -21,15 +22,27 @@ export type WebDeps = Pick<
   | 'sessions'
   | 'adminSessions'
   | 'users'
+  | 'devices'
   | 'handle'
   | 'hasher'
   | 'activity'
   | 'config'
   | 'configuredPublicUrl'
   | 'publicUrl'
+  | 'webSettings'
+  | 'settings'
   | 'ids'
   | 'clock'
-> & { readonly limiter: RateLimiter };
+  | 'cleanup'
+  | 'dataDir'
+  | 'store'
+  | 'projector'
+  | 'secrets'
+> & {
+  readonly limiter: RateLimiter;
+  /** The build's version for the admin diagnostics (buildApp's, else read from disk). */
+  readonly build?: BuildInfo;
+};
 
 /** The browser console's user pages (CONTRACT.md §9), in a scope of their own. */
 export async function webRoutes(app: FastifyInstance, deps: WebDeps) {

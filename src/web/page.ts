@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionPrincipal } from '../commands/session-service.js';
-import type { Config } from '../config.js';
 import { requestLocale, type Locale } from '../http/locale.js';
 import type { AdminPrincipal } from '../commands/admin-session-service.js';
+import type { WebSettings } from '../projections/settings.js';
 import { adminCsrfOfRequest } from './admin/session.js';
 import { translator, type MessageKey, type Translate } from './i18n/index.js';
 import {
@@ -13,7 +13,7 @@ import {
   type TokenDeps,
 } from './tokens.js';
 
-export type PageDeps = TokenDeps & { readonly config: Pick<Config, 'default_locale'> };
+export type PageDeps = TokenDeps & { readonly webSettings: () => WebSettings };
 
 export interface Flash {
   readonly kind: 'info' | 'error';
@@ -35,10 +35,14 @@ export interface PageModel {
   /** The signed-in admin on /admin pages; a user session shows nothing there. */
   readonly admin: AdminPrincipal | null;
   readonly flash: Flash | null;
+  /** The admin's name for this server, else the product's: header and title. */
+  readonly serverName: string;
+  /** Whether the register links are shown (CONTRACT.md §9 `web.allow_registration`). */
+  readonly registrationOpen: boolean;
 }
 
 export const localeOf = (request: FastifyRequest, deps: PageDeps): Locale =>
-  requestLocale(request, deps.config.default_locale);
+  requestLocale(request, deps.webSettings().defaultLocale);
 
 function localeChoice(request: FastifyRequest): PageModel['localeChoice'] {
   const cookie = request.cookies[LOCALE_COOKIE];
@@ -73,7 +77,8 @@ export async function renderPage(
   data: Record<string, unknown> = {},
   options: RenderOptions = {},
 ) {
-  const lang = localeOf(request, deps);
+  const web = deps.webSettings();
+  const lang = requestLocale(request, web.defaultLocale);
   const t = translator(lang);
   const admin = request.admin ?? null;
   // The two scopes never mix: an admin page shows the admin, never a user signed in too.
@@ -93,6 +98,8 @@ export async function renderPage(
     flash: options.flash
       ? { kind: options.flash.kind, text: t(options.flash.key, options.flash.params) }
       : null,
+    serverName: web.serverName || t('appName'),
+    registrationOpen: web.allowRegistration,
   };
   const html = await reply.viewAsync(`pages/${page}`, { ...data, ...model });
   if (options.noStore || user || admin) reply.header('cache-control', 'no-store');

@@ -116,9 +116,15 @@ export async function publicPages(app: FastifyInstance, deps: WebDeps) {
         : {},
     );
 
-  app.get('/register', async (request, reply) => registerPage(request, reply));
+  // CONTRACT.md §9: with registration off the page does not exist.
+  const registrationClosed = () => !deps.webSettings().allowRegistration;
+
+  app.get('/register', async (request, reply) =>
+    registrationClosed() ? renderError(request, reply, deps, 404) : registerPage(request, reply),
+  );
 
   app.post('/register', async (request, reply) => {
+    if (registrationClosed()) return renderError(request, reply, deps, 404);
     const form = readForm(RegisterForm, request);
     if (!tokenOk(request, form)) return renderError(request, reply, deps, 403);
     const problem = registrationProblem(form);

@@ -16,7 +16,7 @@ import {
 // without a working token: no 5xx, every 4xx in the contract's JSON shape, no prototype
 // pollution and no schema change.
 
-type Method = 'GET' | 'HEAD' | 'POST';
+type Method = 'GET' | 'HEAD' | 'POST' | 'DELETE';
 
 /** Kept by hand so that a new route cannot go unfuzzed: the first test compares it with the app. */
 const ROUTES: readonly (readonly [Method, string])[] = [
@@ -73,11 +73,38 @@ const ROUTES: readonly (readonly [Method, string])[] = [
       '/admin/devices',
       '/admin/vaults',
       '/admin/vault/',
+      '/admin/settings',
+      '/admin/audit',
     ] as const
   ).flatMap((url) => [['GET', url] as const, ['HEAD', url] as const]),
   ...(['/admin/login', '/admin/logout', '/admin/action'] as const).map(
     (url) => ['POST', url] as const,
   ),
+  ...(['/admin/create-user', '/admin/password-result', '/admin/api/users'] as const).flatMap(
+    (url) => [['GET', url] as const, ['HEAD', url] as const],
+  ),
+  ...(
+    [
+      '/admin/create-user',
+      '/admin/password-result/secret',
+      '/admin/api/users/create',
+      '/admin/api/users/:id/block',
+      '/admin/api/users/:id/reset-password',
+      '/admin/api/users/:id/edit',
+      '/admin/api/users/:id/:action',
+    ] as const
+  ).map((url) => ['POST', url] as const),
+  ['DELETE', '/admin/api/users/:id'],
+  ['POST', '/admin/api/smtp'],
+  ['POST', '/admin/api/smtp/test'],
+  ...(['/admin/api/devices', '/admin/api/keys'] as const).flatMap((url) => [
+    ['GET', url] as const,
+    ['HEAD', url] as const,
+  ]),
+  ['DELETE', '/admin/api/keys/:id'],
+  ...(
+    ['/admin/storage', '/admin/diagnostics', '/admin/diagnostics.json', '/admin/api/stats'] as const
+  ).flatMap((url) => [['GET', url] as const, ['HEAD', url] as const]),
 ];
 
 /** Routes that answer HTML pages (their errors are HTML too). */
@@ -106,6 +133,12 @@ const HTML_ROUTES = new Set([
   '/admin/vaults',
   '/admin/vault/',
   '/admin/action',
+  '/admin/create-user',
+  '/admin/password-result',
+  '/admin/settings',
+  '/admin/audit',
+  '/admin/storage',
+  '/admin/diagnostics',
 ]);
 
 const RUNS_PER_ROUTE = 200;
@@ -114,6 +147,8 @@ const ALLOWED = new Map<string, string[]>();
 for (const [method, url] of ROUTES) ALLOWED.set(url, [...(ALLOWED.get(url) ?? []), method]);
 // GET /api/v1/blobs/ is the download route with an empty hash (400 invalid_blob_hash).
 ALLOWED.get('/api/v1/blobs/')!.push('GET', 'HEAD');
+// DELETE /admin/api/users/create names a user whose id is 'create'.
+ALLOWED.get('/admin/api/users/create')!.push('DELETE');
 
 /** The 4xx codes of CONTRACT.md §2.1 and §0 that these routes may give. */
 const CODES = new Set([

@@ -15,7 +15,7 @@ import {
   textOp,
   type TestServer,
 } from '../helpers/sync-app.js';
-import { WebClient } from './browser-client.js';
+import { hiddenFields, WebClient } from './browser-client.js';
 import { adminBrowser, startAdminServer } from './admin-rig.js';
 
 // The console's devices and vaults lists and the vault detail (CONTRACT.md §9): read-only,
@@ -27,6 +27,8 @@ const vaultsOf = (html: string) =>
   [...html.matchAll(/<th scope="row" class="vault-id"><a href="[^"]*">([^<]*)<\/a><\/th>/g)].map(
     (m) => m[1],
   );
+/** What a reader sees: the page without its tags and their attributes. */
+const textOf = (html: string) => html.replace(/<[^>]*>/g, ' ');
 const statOf = (html: string, name: string) =>
   new RegExp(`data-stat="${name}">([^<]*)<`).exec(html)?.[1];
 
@@ -173,7 +175,12 @@ describe('the devices list', () => {
     expect(html).toContain('>Active</span>');
     expect(html).toContain('<time datetime="2026-12-04T10:04:00.000Z">');
     expect(html).toContain('<time datetime="2026-12-04T10:01:00.000Z">');
-    expect((await client.get('/admin/devices?status=revoked')).body).toContain('>Revoked</span>');
+    const revoked = (await client.get('/admin/devices?status=revoked')).body;
+    expect(revoked).toContain('>Revoked</span>');
+    // Each row has its action: Revoke while active, Delete once revoked (admin-devices tests).
+    expect(revoked).toContain('value="delete-device"');
+    expect(revoked).not.toContain('value="revoke-device"');
+    expect(html).toContain('value="revoke-device"');
   });
 });
 
@@ -228,7 +235,9 @@ describe('the vault detail', () => {
     expect(statOf(res.body, 'blobs')).toBe('0');
     expect(namesOf(res.body)).toEqual(['laptop', 'tablet']);
     expect(res.body).not.toContain(marker);
-    expect(res.body).not.toContain(devices.laptop!.deviceId);
+    // The id is the row form's hidden field, never text on the page.
+    expect(textOf(res.body)).not.toContain(devices.laptop!.deviceId);
+    expect(hiddenFields(res.body).id).toBe(devices.laptop!.deviceId);
 
     const ru = await adminBrowser(server, { 'accept-language': 'ru' });
     const ruPage = await ru.get(`/admin/vault/?user=${ids.alice}&vault=vault-a`);

@@ -9,7 +9,10 @@ import { renderPage } from '../../web/page.js';
 import { formTokenValid } from '../../web/tokens.js';
 import { parseJsonBody, requestMeta } from '../body.js';
 
-export type ConfirmRouteDeps = Pick<Runtime, 'accounts' | 'config' | 'configuredPublicUrl' | 'ids'>;
+export type ConfirmRouteDeps = Pick<
+  Runtime,
+  'accounts' | 'config' | 'configuredPublicUrl' | 'ids' | 'webSettings'
+>;
 
 const MAX_TOKEN = 512;
 

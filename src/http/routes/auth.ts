@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { EmailSchema, PasswordSchema, parseOrThrow } from '../../commands/user-service.js';
-import { badRequest } from '../../errors.js';
+import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta } from '../body.js';
 import { requestLocale } from '../locale.js';
@@ -10,7 +10,13 @@ import { confirmRoutes } from './auth-confirm.js';
 
 export type AuthRouteDeps = Pick<
   Runtime,
-  'accounts' | 'passwordResets' | 'sessions' | 'config' | 'configuredPublicUrl' | 'ids'
+  | 'accounts'
+  | 'passwordResets'
+  | 'sessions'
+  | 'config'
+  | 'configuredPublicUrl'
+  | 'ids'
+  | 'webSettings'
 > & {
   readonly limiter: RateLimiter;
 };
@@ -30,9 +36,13 @@ const ResetBody = z.object({ token: str, new_password: str });
 
 /** CONTRACT.md §7: the user JSON API for accounts (the web forms come later). */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
-  const { accounts, passwordResets, sessions, limiter, config } = deps;
+  const { accounts, passwordResets, sessions, limiter, webSettings } = deps;
 
   app.post('/api/v1/auth/register', async (request) => {
+    // CONTRACT.md §7 names no answer for a closed registration: 403 with a code of its own.
+    if (!webSettings().allowRegistration) {
+      throw new AppError(403, 'registration_disabled', 'registration is disabled');
+    }
     const body = parseJsonBody(RegisterBody, request.body);
     if (!body.username.trim() || !body.email.trim() || !body.password) {
       throw badRequest('username, email and password required');
@@ -41,7 +51,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     const email = parseOrThrow(EmailSchema, body.email);
     limiter.check('register', request.ip, email);
     parseOrThrow(PasswordSchema, body.password);
-    const locale = requestLocale(request, config.default_locale, body.locale);
+    const locale = requestLocale(request, webSettings().defaultLocale, body.locale);
     await accounts.register(
       { username: body.username, email, password: body.password, locale },
       requestMeta(request, 'anonymous'),

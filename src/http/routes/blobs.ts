@@ -16,7 +16,10 @@ import {
 } from '../upload-connection.js';
 import { receiveUpload } from './blob-upload.js';
 
-export type BlobRouteDeps = Pick<Runtime, 'db' | 'activity' | 'clock' | 'config' | 'blobs'>;
+export type BlobRouteDeps = Pick<
+  Runtime,
+  'db' | 'activity' | 'clock' | 'refusals' | 'config' | 'blobs'
+>;
 
 const MiB = 1024 * 1024;
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
@@ -6,7 +6,10 @@ import { parseJsonBody, requestMeta, wireTime } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import type { RateLimiter } from '../rate-limit.js';
 
-export type ClientRouteDeps = Pick<Runtime, 'db' | 'devices' | 'activity' | 'clock' | 'hasher'> & {
+export type ClientRouteDeps = Pick<
+  Runtime,
+  'db' | 'devices' | 'activity' | 'clock' | 'hasher' | 'refusals'
+> & {
   readonly limiter: RateLimiter;
 };
 
@@ -28,7 +31,24 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
   const { devices, limiter } = deps;
   const authenticateDevice = createDeviceAuthenticator(deps);
 
-  app.post('/api/client/pair', async (request) => {
+  /** The desktop's sign-ins: a refused one is counted for the audit like the web login's. */
+  const signIn = {
+    onError(request: FastifyRequest, _reply: FastifyReply, err: Error, done: () => void) {
+      if (err instanceof AppError && (err.status === 401 || err.status === 403)) {
+        const body = (request.body ?? {}) as { login?: unknown; username?: unknown };
+        const typed = body.login ?? body.username;
+        deps.refusals.record({
+          kind: 'user_login',
+          reason: err.message.replace(/\W+/g, '_'),
+          ip: request.ip,
+          typed: typeof typed === 'string' ? typed : undefined,
+        });
+      }
+      done();
+    },
+  };
+
+  app.post('/api/client/pair', signIn, async (request) => {
     const body = parseJsonBody(PairBody, request.body);
     if (!body.login || !body.password) throw badRequest('login and password required');
     limiter.check('pair', request.ip, body.login);
@@ -52,7 +72,7 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
     };
   });
 
-  app.post('/api/v1/device/register', async (request) => {
+  app.post('/api/v1/device/register', signIn, async (request) => {
     const body = parseJsonBody(RegisterDeviceBody, request.body);
     if (!body.name.trim()) throw badRequest('name required');
     if (!body.username || !body.password) {
@@ -73,7 +93,7 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
     return { device_id: paired.deviceId, device_token: paired.token };
   });
 
-  app.post('/api/auth/test', async (request) => {
+  app.post('/api/auth/test', signIn, async (request) => {
     const body = parseJsonBody(AuthTestBody, request.body);
     if (!body.username || !body.password) throw badRequest('username and password required');
     limiter.check('auth-test', request.ip, body.username);

@@ -37,29 +37,31 @@ function probeBlobDir(blobDir: string): boolean {
   }
 }
 
-export async function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
-  const health = async () => {
-    const database = probeDatabase(deps.db);
-    const blobs = probeBlobDir(deps.blobDir);
-    const ok = database.ok && blobs;
-    return {
+/** CONTRACT.md §8: the health answer; the admin diagnostics show the same. */
+export function checkHealth(deps: HealthDeps) {
+  const database = probeDatabase(deps.db);
+  const blobs = probeBlobDir(deps.blobDir);
+  const ok = database.ok && blobs;
+  return {
+    status: ok ? 'ok' : 'degraded',
+    httpStatus: ok ? 200 : 503,
+    body: {
       status: ok ? 'ok' : 'degraded',
-      httpStatus: ok ? 200 : 503,
-      body: {
-        status: ok ? 'ok' : 'degraded',
-        version: deps.build.version,
-        build_commit: deps.build.buildCommit,
-        uptime_seconds: Math.floor((Date.now() - deps.startedAt) / 1000),
-        database_reachable: database.ok,
-        blob_storage_writable: blobs,
-        schema_version: database.schemaVersion,
-        server_time: serverTime(deps.clock),
-      },
-    };
+      version: deps.build.version,
+      build_commit: deps.build.buildCommit,
+      uptime_seconds: Math.floor((Date.now() - deps.startedAt) / 1000),
+      database_reachable: database.ok,
+      blob_storage_writable: blobs,
+      schema_version: database.schemaVersion,
+      server_time: serverTime(deps.clock),
+    },
   };
+}
+
+export async function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
   for (const url of ['/api/v1/health', '/readyz']) {
     app.get(url, async (_request, reply) => {
-      const result = await health();
+      const result = checkHealth(deps);
       return reply.code(result.httpStatus).send(result.body);
     });
   }

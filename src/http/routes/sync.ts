@@ -6,7 +6,10 @@ import { parseJsonBody, requestMeta } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import { validatePush } from '../push-input.js';
 
-export type SyncRouteDeps = Pick<Runtime, 'db' | 'activity' | 'clock' | 'config' | 'sync'>;
+export type SyncRouteDeps = Pick<
+  Runtime,
+  'db' | 'activity' | 'clock' | 'refusals' | 'config' | 'sync'
+>;
 
 const PullBody = z.object({
   since_sequence: z.number().int().default(0),

@@ -1,18 +1,22 @@
 import { createCatalogue, type EventDefinition, type EventOf } from '../catalogue.js';
 import { ACCOUNT_EVENTS } from './account-events.js';
 import { ADMIN_EVENTS } from './admin-events.js';
+import { ADMIN_USER_EVENTS } from './admin-user-events.js';
 import { BLOB_EVENTS } from './blob-events.js';
 import { DEVICE_EVENTS } from './device-events.js';
 import { RETENTION_EVENTS } from './retention-events.js';
+import { SECURITY_EVENTS } from './security-events.js';
 import { SETTINGS_EVENTS } from './settings-events.js';
 import { USER_EVENTS } from './user-events.js';
 import { VAULT_EVENTS } from './vault-events.js';
 
 export * from './account-events.js';
 export * from './admin-events.js';
+export * from './admin-user-events.js';
 export * from './blob-events.js';
 export * from './device-events.js';
 export * from './retention-events.js';
+export * from './security-events.js';
 export * from './settings-events.js';
 export * from './user-events.js';
 export * from './vault-events.js';
@@ -25,7 +29,9 @@ const DEFINITIONS = [
   ...BLOB_EVENTS,
   ...SETTINGS_EVENTS,
   ...RETENTION_EVENTS,
+  ...SECURITY_EVENTS,
   ...ADMIN_EVENTS,
+  ...ADMIN_USER_EVENTS,
 ] as const;
 
 type Distribute<D> = D extends EventDefinition ? EventOf<D> : never;

@@ -27,4 +27,25 @@ export const SmtpSettingsChanged = defineEvent(
 /** An admin asked for a test mail; the mail itself is an outbox row of the same command. */
 export const SmtpTestRequested = defineEvent('SmtpTestRequested', z.object({ to: z.string() }));
 
-export const SETTINGS_EVENTS = [SmtpSettingsChanged, SmtpTestRequested] as const;
+export const WEB_LOCALES = ['en', 'ru'] as const;
+
+/**
+ * The console's web settings after a change (not a patch). The public URL is not here: it
+ * stays in SmtpSettingsChanged, its one source, which the web settings form also appends.
+ */
+export const WebSettingsChanged = defineEvent(
+  'WebSettingsChanged',
+  z.object({
+    /** For a browser that names no language it can read. */
+    defaultLocale: z.enum(WEB_LOCALES),
+    allowRegistration: z.boolean(),
+    /** Shown in the page header and title; empty: the product's name. */
+    serverName: z.string(),
+  }),
+);
+
+export const SETTINGS_EVENTS = [
+  SmtpSettingsChanged,
+  SmtpTestRequested,
+  WebSettingsChanged,
+] as const;

@@ -7,8 +7,15 @@ export interface JsonErrorsConfig {
   readonly jsonErrors?: boolean;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** See JsonErrorsConfig. */
+    readonly jsonErrors?: boolean;
+  }
+}
+
 export const answersJson = (request: FastifyRequest) =>
-  (request.routeOptions.config as JsonErrorsConfig).jsonErrors === true;
+  request.routeOptions.config.jsonErrors === true;
 
 /**
  * CONTRACT.md §10: the admin JSON API. No session → 302 /admin/login (also for JSON);

@@ -15,20 +15,24 @@ import {
 import { formatDate, formatRelative, formatSize } from '../format.js';
 import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
-import { localeOf } from '../page.js';
+import { field } from '../forms.js';
+import { localeOf, type RenderOptions } from '../page.js';
 import type { AdminActions } from './actions.js';
+import { DEVICE_FLASHES, deviceActions } from './device-actions.js';
 import {
   bounded,
   DEFAULT_PER_PAGE,
   MAX_PER_PAGE,
+  MAX_QUERY,
   oneOf,
   pageUrl,
   pagingOf,
   trimmed,
 } from './list-query.js';
 
-// CONTRACT.md §9: the devices and vaults pages and the vault detail. Read-only; a device's
-// id and an operation's payload are never shown.
+// CONTRACT.md §9: the devices and vaults pages and the vault detail; the devices' row
+// actions are device-actions.ts. A device's id is only a form field, never shown, and an
+// operation's payload is never read.
 
 const DevicesQuery = z.object({
   q: trimmed,
@@ -40,6 +44,22 @@ const DevicesQuery = z.object({
   order: oneOf(['asc', 'desc'] as const, 'desc'),
   page: bounded(1, 100_000, 1),
   per_page: bounded(1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
+  flash: field,
+  who: field.transform((v) => v.slice(0, MAX_QUERY)),
+});
+type DevicesQueryOut = z.output<typeof DevicesQuery>;
+
+// The list's own parameters: an action's flash stays out of its links.
+const listValues = (q: DevicesQueryOut) => ({
+  q: q.q,
+  user: q.user,
+  vault: q.vault,
+  version: q.version,
+  status: q.status,
+  sort: q.sort,
+  order: q.order,
+  page: q.page,
+  per_page: q.per_page,
 });
 
 const VaultsQuery = z.object({
@@ -66,6 +86,7 @@ export interface AdminScope {
     titleKey: MessageKey,
     section: string,
     data: Record<string, unknown>,
+    options?: RenderOptions,
   ) => Promise<unknown>;
   readonly adminError: (
     request: FastifyRequest,
@@ -78,6 +99,7 @@ export interface AdminScope {
 }
 
 const deviceView = (locale: Locale, t: Translate, now: Date) => (d: AdminDeviceRow) => ({
+  id: d.id,
   name: d.name,
   username: d.username,
   userId: d.user_id,
@@ -108,12 +130,10 @@ const vaultView = (locale: Locale, now: Date) => (v: AdminVaultRow) => {
   };
 };
 
-export function inventoryRoutes(
-  app: FastifyInstance,
-  deps: WebDeps,
-  { signedIn, adminPage, adminError }: AdminScope,
-) {
+export function inventoryRoutes(app: FastifyInstance, deps: WebDeps, scope: AdminScope) {
+  const { signedIn, adminPage, adminError } = scope;
   const { db, clock } = deps;
+  deviceActions(deps, scope);
 
   app.get('/admin/devices', signedIn, async (request, reply) => {
     const query = DevicesQuery.parse(request.query ?? {});
@@ -136,24 +156,41 @@ export function inventoryRoutes(
       last_seen: 'adminColLastSeen',
       created: 'adminColPaired',
     };
-    return adminPage(request, reply, 'admin-devices', 'adminDevicesTitle', 'devices', {
-      devices: rows.map(deviceView(locale, t, clock.now())),
-      query,
-      total,
-      count: t('adminDevicesCount', { shown: String(rows.length), total: String(total) }),
-      statuses: [
-        { value: '', label: t('adminUsersStatusAll') },
-        { value: 'active', label: t('adminStatusActive') },
-        { value: 'revoked', label: t('adminStatusRevoked') },
-      ],
-      sorts: (Object.keys(DEVICE_SORTS) as DeviceSort[]).map((value) => ({
-        value,
-        label: t(sortLabels[value]),
-      })),
-      perPages: [10, 25, 50, 100],
-      filtered: Boolean(query.q || query.user || query.vault || query.version || query.status),
-      paging: pagingOf(t, '/admin/devices', query, total),
-    });
+    // Own keys only: `?flash=constructor` must not reach the translator.
+    const flashKey = Object.hasOwn(DEVICE_FLASHES, query.flash)
+      ? DEVICE_FLASHES[query.flash as keyof typeof DEVICE_FLASHES]
+      : undefined;
+    const flash = flashKey
+      ? { flash: { kind: 'info' as const, key: flashKey, params: { name: query.who } } }
+      : {};
+    const list = listValues(query);
+    return adminPage(
+      request,
+      reply,
+      'admin-devices',
+      'adminDevicesTitle',
+      'devices',
+      {
+        devices: rows.map(deviceView(locale, t, clock.now())),
+        back: pageUrl('/admin/devices', list),
+        query,
+        total,
+        count: t('adminDevicesCount', { shown: String(rows.length), total: String(total) }),
+        statuses: [
+          { value: '', label: t('adminUsersStatusAll') },
+          { value: 'active', label: t('adminStatusActive') },
+          { value: 'revoked', label: t('adminStatusRevoked') },
+        ],
+        sorts: (Object.keys(DEVICE_SORTS) as DeviceSort[]).map((value) => ({
+          value,
+          label: t(sortLabels[value]),
+        })),
+        perPages: [10, 25, 50, 100],
+        filtered: Boolean(query.q || query.user || query.vault || query.version || query.status),
+        paging: pagingOf(t, '/admin/devices', list, total),
+      },
+      flash,
+    );
   });
 
   app.get('/admin/vaults', signedIn, async (request, reply) => {
@@ -220,6 +257,11 @@ export function inventoryRoutes(
       activeDevices: count(active),
       revokedDevices: count(devices.length - active),
       devices,
+      // The row actions return to the devices list narrowed to this vault.
+      back: pageUrl('/admin/devices', {
+        user: detail.vault.user_id,
+        vault: detail.vault.vault_id,
+      }),
       devicesHref: pageUrl('/admin/devices', {
         user: detail.vault.user_id,
         vault: detail.vault.vault_id,

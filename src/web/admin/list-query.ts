@@ -40,3 +40,7 @@ export const pagingOf = (
 
 /** Free text and exact filters: trimmed and cut to MAX_QUERY characters. */
 export const trimmed = field.transform((v) => v.trim().slice(0, MAX_QUERY));
+
+/** A table's own entry for a key from the query string (`constructor` is not a flash). */
+export const ownEntry = <V>(table: Readonly<Record<string, V>>, key: string): V | undefined =>
+  Object.hasOwn(table, key) ? table[key] : undefined;

@@ -1,38 +1,26 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { adminConfirmDecider } from '../../commands/admin.js';
-import { userStream } from '../../commands/user.js';
-import { loadUserState } from '../../commands/user-service.js';
 import { requestMeta } from '../../http/body.js';
-import type { Locale } from '../../http/locale.js';
-import {
-  adminStats,
-  listUsersForAdmin,
-  USER_SORTS,
-  type AdminUserRow,
-  type UserSort,
-} from '../../projections/admin-queries.js';
+import { adminStats } from '../../projections/admin-queries.js';
 import { findSettings, isSmtpConfigured } from '../../projections/settings.js';
-import { findUserById } from '../../projections/users.js';
 import { csrfRefused } from '../dashboard.js';
 import { renderError } from '../errors.js';
 import { field, readForm, withinLimit } from '../forms.js';
-import { formatDate, formatRelative, formatSize } from '../format.js';
+import { formatRelative, formatSize } from '../format.js';
 import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
 import { localeOf, refusalOptions, renderPage, type RenderOptions } from '../page.js';
 import { formTokenValid } from '../tokens.js';
 import type { AdminActions } from './actions.js';
+import { devicesApiRoutes } from './devices-api.js';
+import { diagnosticsRoutes } from './diagnostics.js';
+import { auditRoutes } from './audit.js';
 import { inventoryRoutes } from './inventory.js';
-import {
-  bounded,
-  DEFAULT_PER_PAGE,
-  MAX_PER_PAGE,
-  MAX_QUERY,
-  oneOf,
-  pageUrl,
-  pagingOf,
-} from './list-query.js';
+import { settingsRoutes } from './settings.js';
+import { settingsApiRoutes } from './settings-api.js';
+import { storageRoutes } from './storage.js';
+import { usersRoutes } from './users.js';
+import { usersApiRoutes } from './users-api.js';
 import {
   ADMIN_SESSION_COOKIE,
   adminCsrfValid,
@@ -44,54 +32,24 @@ const LoginForm = z.object({ username: field, password: field, locale_csrf: fiel
 const LogoutForm = z.object({ csrf_token: field });
 const ActionForm = z.object({ csrf_token: field, action: field, password: field });
 
-const UsersQuery = z.object({
-  q: field.transform((q) => q.trim().slice(0, MAX_QUERY)),
-  status: oneOf(['active', 'blocked', 'unconfirmed'] as const, ''),
-  sort: oneOf(Object.keys(USER_SORTS) as UserSort[], 'created_at'),
-  order: oneOf(['asc', 'desc'] as const, 'desc'),
-  page: bounded(1, 100_000, 1),
-  per_page: bounded(1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
-  flash: field,
-  who: field.transform((v) => v.slice(0, MAX_QUERY)),
-});
-type UsersQueryOut = z.output<typeof UsersQuery>;
-
 /** The console's sections; those not built yet are shown but not linked (no 404 links). */
 const SECTIONS = [
   { key: 'dashboard', href: '/admin/dashboard', label: 'adminNavDashboard' },
   { key: 'users', href: '/admin/users', label: 'adminNavUsers' },
   { key: 'devices', href: '/admin/devices', label: 'adminNavDevices' },
   { key: 'vaults', href: '/admin/vaults', label: 'adminNavVaults' },
-  { key: 'storage', href: '', label: 'adminNavStorage' },
-  { key: 'audit', href: '', label: 'adminNavAudit' },
-  { key: 'settings', href: '', label: 'adminNavSettings' },
-  { key: 'diagnostics', href: '', label: 'adminNavDiagnostics' },
+  { key: 'storage', href: '/admin/storage', label: 'adminNavStorage' },
+  { key: 'audit', href: '/admin/audit', label: 'adminNavAudit' },
+  { key: 'settings', href: '/admin/settings', label: 'adminNavSettings' },
+  { key: 'diagnostics', href: '/admin/diagnostics', label: 'adminNavDiagnostics' },
 ] as const satisfies readonly { key: string; href: string; label: MessageKey }[];
 
 const navOf = (t: Translate, active: string) =>
   SECTIONS.map((s) => ({ href: s.href, label: t(s.label), current: s.key === active }));
 
-const FLASHES: Record<string, MessageKey> = {
-  blocked: 'adminFlashBlocked',
-  unblocked: 'adminFlashUnblocked',
-  confirmed: 'adminFlashConfirmed',
-};
-
-/** Where an action returns: the users list as it was shown, else its first page. */
-function backTo(back: string): string {
-  return /^\/admin\/users(\?[^#\\\s]*)?$/.test(back) ? back : '/admin/users';
-}
-const withFlash = (url: string, flash: string, who: string) => {
-  const [path, search = ''] = url.split('?', 2) as [string, string?];
-  const params = new URLSearchParams(search);
-  params.set('flash', flash);
-  params.set('who', who);
-  return `${path}?${params.toString()}`;
-};
-
 /** CONTRACT.md §9 and §11: the admin console's sign-in, overview, users and actions. */
 export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
-  const { adminSessions, limiter, configuredPublicUrl, db, clock, users } = deps;
+  const { adminSessions, limiter, configuredPublicUrl, db, clock } = deps;
 
   app.decorateRequest('admin', null);
   app.addHook('onRequest', (request, _reply, done) => {
@@ -239,89 +197,6 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     });
   });
 
-  const userView = (locale: Locale, t: Translate, now: Date) => (u: AdminUserRow) => ({
-    id: u.id,
-    username: u.username,
-    email: u.email,
-    confirmed: u.confirmed === 1,
-    blocked: u.blocked === 1,
-    status: t(
-      u.blocked === 1
-        ? 'adminStatusBlocked'
-        : u.confirmed === 1
-          ? 'adminStatusActive'
-          : 'adminStatusUnconfirmed',
-    ),
-    statusClass: u.blocked === 1 ? 'badge-warn' : u.confirmed === 1 ? 'badge-ok' : 'badge-muted',
-    devices: u.devices,
-    createdAt: u.created_at,
-    created: formatDate(locale, u.created_at),
-    lastSeenAt: u.last_seen ?? '',
-    lastSeen: u.last_seen ? formatRelative(locale, u.last_seen, now) : '',
-  });
-
-  // The list's own parameters: the flash of an action stays out of its links.
-  const listValues = (q: UsersQueryOut) => ({
-    q: q.q,
-    status: q.status,
-    sort: q.sort,
-    order: q.order,
-    page: q.page,
-    per_page: q.per_page,
-  });
-
-  app.get('/admin/users', signedIn, async (request, reply) => {
-    const query = UsersQuery.parse(request.query ?? {});
-    const locale = localeOf(request, deps);
-    const t = translator(locale);
-    const { rows, total } = listUsersForAdmin(db, {
-      q: query.q,
-      status: query.status,
-      sort: query.sort || 'created_at',
-      order: query.order || 'desc',
-      page: query.page,
-      perPage: query.per_page,
-    });
-    const flashKey = FLASHES[query.flash];
-    const sortLabels: Record<UserSort, MessageKey> = {
-      username: 'adminColUsername',
-      email: 'adminColEmail',
-      confirmed: 'adminStatusConfirmed',
-      blocked: 'adminStatusBlocked',
-      created_at: 'adminColCreated',
-      last_seen: 'adminColLastSeen',
-      devices: 'adminColDevices',
-    };
-    return adminPage(
-      request,
-      reply,
-      'admin-users',
-      'adminUsersTitle',
-      'users',
-      {
-        users: rows.map(userView(locale, t, clock.now())),
-        query,
-        total,
-        count: t('adminUsersCount', { shown: String(rows.length), total: String(total) }),
-        statuses: [
-          { value: '', label: t('adminUsersStatusAll') },
-          { value: 'active', label: t('adminStatusActive') },
-          { value: 'blocked', label: t('adminStatusBlocked') },
-          { value: 'unconfirmed', label: t('adminStatusUnconfirmed') },
-        ],
-        sorts: (Object.keys(USER_SORTS) as UserSort[]).map((value) => ({
-          value,
-          label: t(sortLabels[value]),
-        })),
-        perPages: [10, 25, 50, 100],
-        back: pageUrl('/admin/users', listValues(query)),
-        filtered: Boolean(query.q || query.status),
-        paging: pagingOf(t, '/admin/users', listValues(query), total),
-      },
-      flashKey ? { flash: { kind: 'info', key: flashKey, params: { username: query.who } } } : {},
-    );
-  });
-
   const actions: AdminActions = new Map();
 
   app.post('/admin/action', signedIn, async (request, reply) => {
@@ -345,45 +220,13 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     return action.run({ request, reply, admin, body: request.body, meta });
   });
 
-  const UserActionForm = z.object({ id: field, back: field });
-  const userOf = (body: unknown) => {
-    const form = UserActionForm.safeParse(body);
-    const id = form.success ? form.data.id : '';
-    return {
-      user: id ? findUserById(db, id) : undefined,
-      back: form.success ? form.data.back : '',
-    };
-  };
-
-  actions.set('toggle-user', {
-    reauth: true,
-    run: async ({ request, reply, body, meta }) => {
-      const { user, back } = userOf(body);
-      if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
-      const block = user.blocked !== 1;
-      users.setBlocked(user.id, block, meta);
-      return reply.redirect(
-        withFlash(backTo(back), block ? 'blocked' : 'unblocked', user.username),
-        303,
-      );
-    },
-  });
-
-  actions.set('confirm-user', {
-    reauth: true,
-    run: async ({ request, reply, body, meta }) => {
-      const { user, back } = userOf(body);
-      if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
-      deps.handle({
-        stream: userStream(user.id),
-        decider: adminConfirmDecider,
-        meta,
-        loadState: (tx) => loadUserState(tx, user.id),
-        command: { type: 'AdminConfirmUser', data: { userId: user.id } },
-      });
-      return reply.redirect(withFlash(backTo(back), 'confirmed', user.username), 303);
-    },
-  });
-
   inventoryRoutes(app, deps, { signedIn, adminPage, adminError, actions });
+  usersRoutes(app, deps, { signedIn, adminPage, adminError, actions });
+  usersApiRoutes(app, deps);
+  devicesApiRoutes(app, deps);
+  settingsRoutes(app, deps, { signedIn, adminPage, adminError, actions });
+  settingsApiRoutes(app, deps);
+  storageRoutes(app, deps, { signedIn, adminPage, adminError, actions });
+  diagnosticsRoutes(app, deps, { signedIn, adminPage, adminError, actions });
+  auditRoutes(app, deps, { signedIn, adminPage, adminError, actions });
 }

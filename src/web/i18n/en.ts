@@ -1,3 +1,9 @@
+import { adminAudit } from './admin-audit.js';
+import { adminDevices } from './admin-devices.js';
+import { adminUsers } from './admin-users.js';
+import { adminSettings } from './admin-settings.js';
+import { adminStorage } from './admin-storage.js';
+
 // The English catalog is the reference: its keys define Messages, so every other catalog
 // must hold exactly these keys (a missing or extra one is a type error).
 export const en = {
@@ -234,6 +240,11 @@ export const en = {
   adminBadVaultTitle: 'Vault not given',
   adminBadVault: 'The address must name a user and a vault.',
   adminUnknownVault: 'There is no such vault.',
+  ...adminDevices.en,
+  ...adminUsers.en,
+  ...adminSettings.en,
+  ...adminStorage.en,
+  ...adminAudit.en,
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -1,4 +1,9 @@
+import { adminAudit } from './admin-audit.js';
+import { adminDevices } from './admin-devices.js';
+import { adminUsers } from './admin-users.js';
+import { adminSettings } from './admin-settings.js';
 import type { Messages } from './en.js';
+import { adminStorage } from './admin-storage.js';
 
 export const ru: Messages = {
   appName: 'Verstak Sync',
@@ -237,4 +242,9 @@ export const ru: Messages = {
   adminBadVaultTitle: 'Хранилище не указано',
   adminBadVault: 'В адресе должны быть пользователь и хранилище.',
   adminUnknownVault: 'Такого хранилища нет.',
+  ...adminDevices.ru,
+  ...adminUsers.ru,
+  ...adminSettings.ru,
+  ...adminStorage.ru,
+  ...adminAudit.ru,
 };

@@ -165,7 +165,7 @@ describe('a signed-in user and their devices', () => {
 });
 
 describe('logging in', () => {
-  it('answers a wrong password and an unknown account identically, and records both', async () => {
+  it('answers a wrong password and an unknown account identically, and counts both', async () => {
     server = await startAccountsServer();
     await registerConfirmed(server, 'alice');
     const wrong = await login(server, 'alice', 'wrong password!');
@@ -175,12 +175,20 @@ describe('logging in', () => {
     expect(wrong.body).toBe(unknown.body);
     expect(wrong.json()).toEqual({ error: 'invalid credentials', code: 'unauthorized' });
     expect(comparableHeaders(wrong)).toEqual(comparableHeaders(unknown));
-    const failures = eventsOfType(server, 'LoginFailed');
-    expect(failures.map((f) => [f.stream, f.data.login, f.data.reason])).toEqual([
-      ['login/alice', 'alice', 'wrong_password'],
-      ['login/nobody', 'nobody', 'unknown_login'],
+    // Counted, not logged per attempt (refusals-service.ts): one summary per window.
+    expect(eventsOfType(server, 'LoginFailed')).toEqual([]);
+    server.runtime.refusals.flushAll();
+    const [summary, ...more] = eventsOfType(server, 'SecurityRefusalsCounted');
+    expect(more).toEqual([]);
+    expect(summary!.data.reasons).toEqual([
+      { reason: 'unknown_login', count: 1 },
+      { reason: 'wrong_password', count: 1 },
     ]);
-    expect(failures[0]!.data.userId).toMatch(/^[0-9a-f]{24}$/);
+    const targets = summary!.data.targets as { key: string }[];
+    expect(targets.map((x) => x.key).sort()).toEqual([
+      expect.stringMatching(/^typed:[0-9a-f]{8}$/),
+      expect.stringMatching(/^user:[0-9a-f]{24}$/),
+    ]);
     expect(eventsOfType(server, 'UserLoggedIn')).toEqual([]);
   });
 
@@ -204,11 +212,12 @@ describe('logging in', () => {
       error: 'account blocked',
       code: 'forbidden',
     });
-    expect(eventsOfType(server, 'LoginFailed').map((f) => f.data.reason)).toEqual([
-      'wrong_password',
-      'email_not_confirmed',
-      'wrong_password',
-      'account_blocked',
+    server.runtime.refusals.flushAll();
+    const [summary] = eventsOfType(server, 'SecurityRefusalsCounted');
+    expect(summary!.data.reasons).toEqual([
+      { reason: 'wrong_password', count: 2 },
+      { reason: 'account_blocked', count: 1 },
+      { reason: 'email_not_confirmed', count: 1 },
     ]);
   });
 

@@ -1,0 +1,167 @@
+import type { Clock } from '../clock.js';
+import {
+  REFUSAL_TOP,
+  sha256Hex,
+  type EventMeta,
+  type EventOfType,
+  type REFUSAL_KINDS,
+} from '../log/index.js';
+import type { Decider } from './decider.js';
+import type { CommandHandler } from './handle.js';
+
+export type RefusalKind = (typeof REFUSAL_KINDS)[number];
+type Summary = EventOfType<'SecurityRefusalsCounted'>['data'];
+
+/** Fixed windows, aligned to the clock: every instance cuts them at the same instants. */
+export const REFUSAL_WINDOW_MS = 5 * 60_000;
+/**
+ * Distinct sources and targets remembered per kind and window. Past it new ones still count
+ * in the total but are not ranked: the memory an attacker can fill stays bounded.
+ */
+const MAX_KEYS = 1_000;
+const MAX_REASONS = 20;
+
+export interface Refusal {
+  readonly kind: RefusalKind;
+  readonly reason: string;
+  readonly ip?: string | undefined;
+  /** What was aimed at, the first given of: an account, a device, a typed name. */
+  readonly userId?: string | undefined;
+  readonly deviceId?: string | undefined;
+  /** Kept only as typedKey's digest. */
+  readonly typed?: string | undefined;
+}
+
+/** What a typed login or address becomes in the log: a short digest, never the text. */
+export const typedKey = (typed: string) =>
+  `typed:${sha256Hex(typed.trim().toLowerCase()).slice(0, 8)}`;
+
+const targetOf = (r: Refusal): string | undefined =>
+  r.userId
+    ? `user:${r.userId}`
+    : r.deviceId
+      ? `device:${r.deviceId}`
+      : r.typed?.trim()
+        ? typedKey(r.typed)
+        : undefined;
+
+interface Tally {
+  readonly kind: RefusalKind;
+  readonly start: number;
+  count: number;
+  readonly reasons: Map<string, number>;
+  readonly sources: Map<string, number>;
+  readonly targets: Map<string, number>;
+}
+
+const bump = (map: Map<string, number>, key: string | undefined, max: number) => {
+  if (key === undefined || key === '') return;
+  const n = map.get(key);
+  if (n !== undefined) map.set(key, n + 1);
+  else if (map.size < max) map.set(key, 1);
+};
+
+const top = (map: Map<string, number>, limit: number) =>
+  [...map].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
+
+export const refusalsStream = (kind: RefusalKind) => `security/${kind}`;
+
+type RecordRefusals = { type: 'RecordRefusals'; data: Summary };
+
+export const refusalsDecider: Decider<
+  null,
+  RecordRefusals,
+  EventOfType<'SecurityRefusalsCounted'>
+> = {
+  initialState: () => null,
+  evolve: (state) => state,
+  decide: (command) =>
+    command.data.count > 0 ? [{ type: 'SecurityRefusalsCounted', data: command.data }] : [],
+};
+
+const SYSTEM: EventMeta = { actor: 'system' };
+
+export type RefusalCounter = ReturnType<typeof createRefusalCounter>;
+
+/**
+ * Counts refused sign-ins, device authentications and rate-limited requests in memory and
+ * appends one SecurityRefusalsCounted per kind and window, so that the log grows by at most
+ * (kinds × windows) events however many refusals an attacker causes. Nothing is appended
+ * while a request is answered: a refused request changes nothing in the log, and the
+ * summaries are written by flush (a timer in serve, and close).
+ */
+export function createRefusalCounter(deps: {
+  handle: CommandHandler['handle'];
+  clock: Clock;
+  windowMs?: number;
+}) {
+  const windowMs = deps.windowMs ?? REFUSAL_WINDOW_MS;
+  const tallies = new Map<string, Tally>();
+
+  const append = (tally: Tally, end: number) => {
+    const data: Summary = {
+      kind: tally.kind,
+      windowStart: new Date(tally.start).toISOString(),
+      windowEnd: new Date(end).toISOString(),
+      count: tally.count,
+      reasons: top(tally.reasons, MAX_REASONS).map(([reason, count]) => ({ reason, count })),
+      sources: top(tally.sources, REFUSAL_TOP).map(([ip, count]) => ({ ip, count })),
+      targets: top(tally.targets, REFUSAL_TOP).map(([key, count]) => ({ key, count })),
+    };
+    deps.handle({
+      stream: refusalsStream(tally.kind),
+      decider: refusalsDecider,
+      meta: SYSTEM,
+      loadState: () => null,
+      command: { type: 'RecordRefusals', data },
+    });
+  };
+
+  const flushWhere = (closedOnly: boolean): number => {
+    const now = deps.clock.now().getTime();
+    let appended = 0;
+    for (const [key, tally] of tallies) {
+      const end = tally.start + windowMs;
+      if (closedOnly && end > now) continue;
+      // Deleted first: a failing append must not be retried forever by every later flush.
+      tallies.delete(key);
+      append(tally, Math.min(end, Math.max(now, tally.start + 1)));
+      appended += 1;
+    }
+    return appended;
+  };
+
+  return {
+    record(refusal: Refusal): void {
+      const now = deps.clock.now().getTime();
+      const start = Math.floor(now / windowMs) * windowMs;
+      const key = `${refusal.kind}|${start}`;
+      let tally = tallies.get(key);
+      if (!tally) {
+        tally = {
+          kind: refusal.kind,
+          start,
+          count: 0,
+          reasons: new Map(),
+          sources: new Map(),
+          targets: new Map(),
+        };
+        tallies.set(key, tally);
+      }
+      tally.count += 1;
+      bump(tally.reasons, refusal.reason.slice(0, 40), MAX_REASONS);
+      bump(tally.sources, refusal.ip?.slice(0, 64), MAX_KEYS);
+      bump(tally.targets, targetOf(refusal)?.slice(0, 80), MAX_KEYS);
+    },
+    /** Appends the summaries of windows that have ended; returns how many. */
+    flushClosed: () => flushWhere(true),
+    /** Appends every summary, the open windows' too (shutdown). */
+    flushAll: () => flushWhere(false),
+    /** Refusals counted and not yet appended. */
+    get pending() {
+      let n = 0;
+      for (const t of tallies.values()) n += t.count;
+      return n;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { createAdminUserService } from '../../commands/admin-user-service.js';
+import type { Locale } from '../../http/locale.js';
+import { createOneTimeSecrets } from '../../projections/admin-one-time-secrets.js';
+import {
+  listUsersForAdmin,
+  USER_SORTS,
+  type AdminUserRow,
+  type UserSort,
+} from '../../projections/admin-queries.js';
+import { field } from '../forms.js';
+import { formatDate, formatRelative } from '../format.js';
+import { translator, type MessageKey, type Translate } from '../i18n/index.js';
+import type { WebDeps } from '../index.js';
+import { localeOf, type RenderOptions } from '../page.js';
+import { createUserRoutes } from './create-user.js';
+import type { AdminScope } from './inventory.js';
+import {
+  bounded,
+  DEFAULT_PER_PAGE,
+  MAX_PER_PAGE,
+  MAX_QUERY,
+  oneOf,
+  pageUrl,
+  ownEntry,
+  pagingOf,
+} from './list-query.js';
+import { passwordResultRoutes } from './password-result.js';
+import { userActions } from './user-actions.js';
+
+// CONTRACT.md §9 and §11: the users page, its per-row actions, the create form and the
+// page that shows a generated password once.
+
+/** The console's scope, whose pages may also carry a status and a flash. */
+export type UsersScope = AdminScope & {
+  readonly adminPage: (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: string,
+    titleKey: MessageKey,
+    section: string,
+    data: Record<string, unknown>,
+    options?: RenderOptions,
+  ) => Promise<unknown>;
+};
+
+const UsersQuery = z.object({
+  q: field.transform((q) => q.trim().slice(0, MAX_QUERY)),
+  status: oneOf(['active', 'blocked', 'unconfirmed'] as const, ''),
+  sort: oneOf(Object.keys(USER_SORTS) as UserSort[], 'created_at'),
+  order: oneOf(['asc', 'desc'] as const, 'desc'),
+  page: bounded(1, 100_000, 1),
+  per_page: bounded(1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
+  flash: field,
+  who: field.transform((v) => v.slice(0, MAX_QUERY)),
+});
+type UsersQueryOut = z.output<typeof UsersQuery>;
+
+const FLASHES: Record<string, MessageKey> = {
+  blocked: 'adminFlashBlocked',
+  unblocked: 'adminFlashUnblocked',
+  confirmed: 'adminFlashConfirmed',
+  created: 'adminFlashCreated',
+  updated: 'adminFlashUpdated',
+  deleted: 'adminFlashDeleted',
+};
+
+const SORT_LABELS: Record<UserSort, MessageKey> = {
+  username: 'adminColUsername',
+  email: 'adminColEmail',
+  confirmed: 'adminStatusConfirmed',
+  blocked: 'adminStatusBlocked',
+  created_at: 'adminColCreated',
+  last_seen: 'adminColLastSeen',
+  devices: 'adminColDevices',
+};
+
+const userView = (locale: Locale, t: Translate, now: Date) => (u: AdminUserRow) => ({
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  confirmed: u.confirmed === 1,
+  blocked: u.blocked === 1,
+  status: t(
+    u.blocked === 1
+      ? 'adminStatusBlocked'
+      : u.confirmed === 1
+        ? 'adminStatusActive'
+        : 'adminStatusUnconfirmed',
+  ),
+  statusClass: u.blocked === 1 ? 'badge-warn' : u.confirmed === 1 ? 'badge-ok' : 'badge-muted',
+  devices: u.devices,
+  createdAt: u.created_at,
+  created: formatDate(locale, u.created_at),
+  lastSeenAt: u.last_seen ?? '',
+  lastSeen: u.last_seen ? formatRelative(locale, u.last_seen, now) : '',
+});
+
+// The list's own parameters: the flash of an action stays out of its links.
+const listValues = (q: UsersQueryOut) => ({
+  q: q.q,
+  status: q.status,
+  sort: q.sort,
+  order: q.order,
+  page: q.page,
+  per_page: q.per_page,
+});
+
+export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: UsersScope) {
+  const { db, clock } = deps;
+  const { signedIn, adminPage } = scope;
+  const adminUsers = createAdminUserService(deps);
+  const oneTime = createOneTimeSecrets(deps);
+
+  app.get('/admin/users', signedIn, async (request, reply) => {
+    const query = UsersQuery.parse(request.query ?? {});
+    const locale = localeOf(request, deps);
+    const t = translator(locale);
+    const { rows, total } = listUsersForAdmin(db, {
+      q: query.q,
+      status: query.status,
+      sort: query.sort || 'created_at',
+      order: query.order || 'desc',
+      page: query.page,
+      perPage: query.per_page,
+    });
+    const flashKey = ownEntry(FLASHES, query.flash);
+    return adminPage(
+      request,
+      reply,
+      'admin-users',
+      'adminUsersTitle',
+      'users',
+      {
+        users: rows.map(userView(locale, t, clock.now())),
+        query,
+        total,
+        count: t('adminUsersCount', { shown: String(rows.length), total: String(total) }),
+        statuses: [
+          { value: '', label: t('adminUsersStatusAll') },
+          { value: 'active', label: t('adminStatusActive') },
+          { value: 'blocked', label: t('adminStatusBlocked') },
+          { value: 'unconfirmed', label: t('adminStatusUnconfirmed') },
+        ],
+        sorts: (Object.keys(USER_SORTS) as UserSort[]).map((value) => ({
+          value,
+          label: t(SORT_LABELS[value]),
+        })),
+        perPages: [10, 25, 50, 100],
+        back: pageUrl('/admin/users', listValues(query)),
+        filtered: Boolean(query.q || query.status),
+        paging: pagingOf(t, '/admin/users', listValues(query), total),
+      },
+      flashKey ? { flash: { kind: 'info', key: flashKey, params: { username: query.who } } } : {},
+    );
+  });
+
+  userActions(deps, scope, { adminUsers, oneTime });
+  createUserRoutes(app, deps, scope, oneTime);
+  passwordResultRoutes(app, deps, scope, oneTime);
+}
