@@ -14,6 +14,7 @@ import { replaySection } from './bench/replay.js';
 import { describeMachine, renderMachine, renderTable } from './bench/report.js';
 import { say, type Section, type SectionResult } from './bench/section.js';
 import { syncSection } from './bench/sync.js';
+import { webSection } from './bench/web.js';
 
 const SECTIONS: readonly Section[] = [
   logSection,
@@ -21,6 +22,7 @@ const SECTIONS: readonly Section[] = [
   syncSection,
   firstSyncSection,
   blobSection,
+  webSection,
 ];
 
 function sqliteVersion(): string {

@@ -31,12 +31,20 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
       'pull-only': { type: 'boolean', default: false },
       server: { type: 'string' },
       baseline: { type: 'string' },
+      scale: { type: 'string' },
+      rounds: { type: 'string' },
     },
   });
   const positive = (name: string, value: string | undefined) => {
     if (value === undefined) return undefined;
     const n = Number(value.replace(/_/g, ''));
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const fraction = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!(n > 0 && n <= 1)) throw new Error(`--${name} must be a number in (0, 1]`);
     return n;
   };
   const quick = values.quick;
@@ -55,12 +63,14 @@ export function parseBenchArgs(argv: readonly string[]): CliOptions {
     pullOnly: values['pull-only'],
     server: values.server,
     baseline: values.baseline,
+    scale: fraction('scale', values.scale) ?? (quick ? 0.1 : 1),
+    rounds: positive('rounds', values.rounds) ?? (quick ? 10 : 30),
   };
 }
 
 export const USAGE = `usage: npm run bench -- [section ...] [--quick] [--max-events N] [--window-ms MS]
                         [--events-per-stream K] [--blob-mib N] [--pull-only]
-                        [--server PATH] [--baseline PATH] [--json]
+                        [--server PATH] [--baseline PATH] [--scale F] [--rounds N] [--json]
 
 Runs on a temporary data directory under the system temp dir (deleted afterwards).
 Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', ')}).
@@ -76,5 +86,8 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
                  build/bin/verstak-sync-server) instead of this build's, for A/B runs
 --baseline PATH  first-sync: also run a new device's first sync against this built server
                  entry (e.g. the commit before first syncs) on an identically pushed vault
+--scale F        web: seed this fraction of 10k users, 20k devices, 1M ops, 200k other
+                 events (default 1, --quick 0.1); the seeded directory is kept in .bench-data/
+--rounds N       web: timed requests per route (default 30, --quick 10)
 --json           print the results as JSON on stdout (progress stays on stderr)
 `;

@@ -16,6 +16,10 @@ export interface BenchOptions {
   readonly server: string | undefined;
   /** first-sync: another build's server entry, measured beside ours on the same vault. */
   readonly baseline: string | undefined;
+  /** web: the fraction of the full data set seeded (1: 10k users, 1M ops). */
+  readonly scale: number;
+  /** web: timed requests per route (after two untimed ones). */
+  readonly rounds: number;
 }
 
 export type Cell = string | number;
