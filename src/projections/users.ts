@@ -47,6 +47,14 @@ export const usersProjection: Projection = {
       ) STRICT;
     `);
     db.exec(USER_STATUS_INDEX_DDL);
+    // The admin users list walks these to sort (admin-queries.ts); id last, so that ties
+    // come in order without a sort. username_key and email are UNIQUE: indexed already.
+    // IF NOT EXISTS on every start: adding one needs no rebuild of the projection.
+    db.exec(`
+      CREATE INDEX IF NOT EXISTS users_created ON users (created_at, id);
+      CREATE INDEX IF NOT EXISTS users_confirmed ON users (confirmed, id);
+      CREATE INDEX IF NOT EXISTS users_blocked ON users (blocked, id);
+    `);
   },
   apply(db, event) {
     switch (event.type) {

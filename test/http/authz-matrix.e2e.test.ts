@@ -364,6 +364,7 @@ const SHAPES: Readonly<Record<string, (w: World) => Shape>> = {
   'GET /admin/vault/': (w) => ({
     url: `/admin/vault/?user=${w.a.device.userId}&vault=vault-${w.n}`,
   }),
+  'GET /admin/user/': (w) => ({ url: `/admin/user/?id=${w.a.device.userId}` }),
   'POST /admin/action': (w) => ({
     url: '/admin/action',
     form: {

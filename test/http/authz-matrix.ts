@@ -145,6 +145,7 @@ export const AUTHZ_MATRIX: Readonly<Record<string, Row>> = {
   'GET /admin/devices':           adminOnly(OK),
   'GET /admin/vaults':            adminOnly(OK),
   'GET /admin/vault/':            adminOnly(OK),
+  'GET /admin/user/':             adminOnly(OK),
   'POST /admin/action':           adminOnly(w(303), R403),
   // User management (§9, §10, §11). No password is waiting for a fresh admin session: 410.
   'GET /admin/create-user':       adminOnly(OK),

@@ -73,6 +73,7 @@ const ROUTES: readonly (readonly [Method, string])[] = [
       '/admin/devices',
       '/admin/vaults',
       '/admin/vault/',
+      '/admin/user/',
       '/admin/settings',
       '/admin/audit',
     ] as const
@@ -132,6 +133,7 @@ const HTML_ROUTES = new Set([
   '/admin/devices',
   '/admin/vaults',
   '/admin/vault/',
+  '/admin/user/',
   '/admin/action',
   '/admin/create-user',
   '/admin/password-result',

@@ -39,10 +39,17 @@ describe('admin sign-in', () => {
     expect(dashboard.headers['cache-control']).toBe('no-store');
     expect(dashboard.body).toContain('Administrator root');
     expect(dashboard.body).toContain('href="/admin/dashboard" aria-current="page"');
-    // Sections that do not exist yet are named but not linked.
-    expect(dashboard.body).toContain('<a href="/admin/devices">');
-    expect(dashboard.body).not.toContain('href="/admin/storage"');
-    expect(dashboard.body).toContain('Storage <span class="visually-hidden">');
+    for (const section of [
+      'users',
+      'devices',
+      'vaults',
+      'storage',
+      'audit',
+      'settings',
+      'diagnostics',
+    ]) {
+      expect(dashboard.body).toContain(`<a href="/admin/${section}">`);
+    }
     expect((await client.get('/admin/login')).headers.location).toBe('/admin/dashboard');
 
     // Signing in again replaces the session this browser held (no fixation).

@@ -91,7 +91,12 @@ describe('the admin story in the browser', () => {
         await page.goto(`${base}/admin/users`);
         await page.fill('#users-q', username.slice(0, 12));
         await submit(page, 'form[action="/admin/users"]');
-        const row = `tr:has(th:text-is("${username}")) form.admin-action`;
+        await Promise.all([
+          page.waitForURL(/\/admin\/user\/\?id=/),
+          page.locator(`th.user-name a:text-is("${username}")`).click(),
+        ]);
+        const userPage = page.url();
+        const row = 'form.user-access';
         await page.fill(`${row} input[name=password]`, ADMIN_PASSWORD);
         await submit(page, row, 'button[value="toggle-user"]');
         expect(page.url()).toContain('flash=blocked');
@@ -169,12 +174,12 @@ describe('the admin story in the browser', () => {
         await checked('cleanup-done');
 
         // Delete the user: their content leaves the log and the data directory.
-        await page.goto(`${base}/admin/users`);
-        await page.locator(`tr:has(th:text-is("${username}")) details.user-manage summary`).click();
-        const deleteForm = `tr:has(th:text-is("${username}")) form:has(button[value="delete-user"])`;
+        await page.goto(userPage);
+        const deleteForm = 'form.user-delete';
         await page.fill(`${deleteForm} input[name=password]`, ADMIN_PASSWORD);
         await submit(page, deleteForm, 'button[value="delete-user"]');
-        expect(await page.locator(`th:text-is("${username}")`).count()).toBe(0);
+        expect(new URL(page.url()).pathname).toBe('/admin/users');
+        expect(await page.locator(`th.user-name:text-is("${username}")`).count()).toBe(0);
         await checked('deleted');
       } finally {
         await context.close();

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
 import {
-  deviceListSql,
-  vaultListSql,
-  VAULT_DETAIL_SQL,
-  type AdminDeviceQuery,
-  type AdminVaultQuery,
-} from '../../src/projections/admin-inventory.js';
-import {
   addUser,
   pair,
   pushAccepted,
@@ -325,87 +318,6 @@ describe('access', () => {
         expect(res.statusCode, url).toBe(302);
         expect(res.headers.location).toBe('/admin/login');
       }
-    }
-  });
-});
-
-describe('query plans', () => {
-  const device: AdminDeviceQuery = {
-    q: '',
-    user: '',
-    vault: '',
-    version: '',
-    status: '',
-    sort: 'created',
-    order: 'desc',
-    page: 1,
-    perPage: 25,
-  };
-  const vault: AdminVaultQuery = {
-    q: '',
-    user: '',
-    sort: 'last_activity',
-    order: 'desc',
-    page: 1,
-    perPage: 25,
-  };
-
-  /** Plan lines that read a table row by row without any index. */
-  function fullScans(server: TestServer, sql: string, params: object) {
-    const plan = server.runtime.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as {
-      detail: string;
-    }[];
-    return (
-      plan
-        .map((p) => p.detail)
-        .filter((d) => /^SCAN /.test(d) && !/USING (COVERING )?INDEX/.test(d))
-        // The vaults projection is one row per (user, vault): small, read whole (judgement).
-        .filter((d) => !/^SCAN v\b/.test(d))
-    );
-  }
-
-  it('filter and sort the devices on indexes', async () => {
-    const { server } = await someDevices();
-    const params = { user: 'u', vault: 'v', version: 'x', limit: 25, offset: 0 };
-    const cases: Partial<AdminDeviceQuery>[] = [
-      {},
-      { sort: 'name' },
-      { sort: 'created', order: 'asc' },
-      { user: 'u' },
-      { vault: 'v' },
-      { version: 'x' },
-      { status: 'active' },
-      { status: 'revoked', sort: 'name' },
-      { user: 'u', vault: 'v', sort: 'name' },
-    ];
-    for (const c of cases) {
-      const sql = deviceListSql({ ...device, ...c });
-      const used = Object.fromEntries(
-        Object.entries(params).filter(([k]) => sql.rows.includes(`@${k}`)),
-      );
-      expect(fullScans(server, sql.rows, used), JSON.stringify(c)).toEqual([]);
-      const countParams = Object.fromEntries(
-        Object.entries(params).filter(([k]) => sql.count.includes(`@${k}`)),
-      );
-      // Counting every device reads them all whatever the plan; with a filter, an index.
-      if (Object.keys(c).some((k) => k !== 'sort' && k !== 'order')) {
-        expect(fullScans(server, sql.count, countParams), JSON.stringify(c)).toEqual([]);
-      }
-    }
-  });
-
-  it('count devices and blobs per vault by index, and read the detail by key', async () => {
-    const { server } = await someDevices();
-    for (const c of [{}, { user: 'u' }, { sort: 'ops' as const }]) {
-      const sql = vaultListSql({ ...vault, ...c });
-      const params = sql.rows.includes('@user') ? { user: 'u' } : {};
-      expect(fullScans(server, sql.rows, { ...params, limit: 25, offset: 0 })).toEqual([]);
-    }
-    for (const sql of Object.values(VAULT_DETAIL_SQL)) {
-      const plan = server.runtime.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('u', 'v') as {
-        detail: string;
-      }[];
-      expect(plan.map((p) => p.detail).filter((d) => /^SCAN /.test(d))).toEqual([]);
     }
   });
 });

@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
 import { addUser, pair, PASSWORD } from '../helpers/sync-app.js';
-import {
-  ADMIN_PASSWORD,
-  actionFields,
-  adminBrowser,
-  logHead,
-  startAdminServer,
-} from './admin-rig.js';
+import { ADMIN_PASSWORD, adminBrowser, logHead, startAdminServer } from './admin-rig.js';
 import {
   eventsAfter,
   expectNowhereInClear,
   inDatabaseFiles,
   shownPassword,
+  userFields,
   userIdOf,
   userRow,
   userSignIn,
@@ -20,7 +15,7 @@ import {
 import { hiddenFields } from './browser-client.js';
 
 // CONTRACT.md §9 and §11: creating a user, editing, resetting the password and deleting from
-// the users page, and the page that shows a generated password once.
+// a user's page, and the page that shows a generated password once.
 
 const createForm = async (client: Awaited<ReturnType<typeof adminBrowser>>) => {
   const page = await client.get('/admin/create-user');
@@ -180,7 +175,7 @@ describe('edit-user', () => {
     const id = await addUser(server, 'alice');
     await addUser(server, 'bob');
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'alice');
+    const fields = await userFields(client, '/admin/users', 'alice');
     const head = logHead(server);
     const res = await client.post('/admin/action', {
       ...fields,
@@ -189,7 +184,10 @@ describe('edit-user', () => {
       email: 'Alicia@Example.test',
     });
     expect(res.statusCode, res.body).toBe(303);
-    expect(res.headers.location).toMatch(/^\/admin\/users\?.*&flash=updated&who=alicia$/);
+    expect(res.headers.location).toBe(`/admin/user/?id=${id}&flash=updated&who=alicia`);
+    const after = (await client.get(res.headers.location!)).body;
+    expect(after).toContain('Changes to alicia are saved.');
+    expect(after).toContain('<dd class="user-email">alicia@example.test</dd>');
     expect(userRow(server, id)).toMatchObject({ username: 'alicia', email: 'alicia@example.test' });
     expect(eventsAfter(server, head)).toEqual([
       { type: 'UserUpdated', stream: `user/${id}`, actor: 'admin:root' },
@@ -216,7 +214,7 @@ describe('edit-user', () => {
     const id = await addUser(server, 'alice');
     await addUser(server, 'bob');
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'alice');
+    const fields = await userFields(client, '/admin/users', 'alice');
     const head = logHead(server);
     const edit = (values: Record<string, string>) =>
       client.post('/admin/action', { ...fields, action: 'edit-user', ...values });
@@ -248,7 +246,7 @@ describe('reset-user-password', () => {
     expect((await user.client.get('/dashboard')).statusCode).toBe(200);
     const device = await pair(server, 'alice', 'notes');
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'alice');
+    const fields = await userFields(client, '/admin/users', 'alice');
     const head = logHead(server);
 
     const wrong = await client.post('/admin/action', {
@@ -303,7 +301,7 @@ describe('reset-user-password', () => {
     await addUser(server, 'alice');
     const client = await adminBrowser(server);
     const other = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'alice');
+    const fields = await userFields(client, '/admin/users', 'alice');
     const reset = () =>
       client.post('/admin/action', {
         ...fields,
@@ -335,7 +333,7 @@ describe('reset-user-password', () => {
     const server = await startAdminServer();
     await addUser(server, 'alice');
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'alice');
+    const fields = await userFields(client, '/admin/users', 'alice');
     await client.post('/admin/action', {
       ...fields,
       action: 'reset-user-password',
@@ -366,7 +364,7 @@ describe('delete-user', () => {
     await addUser(server, 'bob');
     const device = await pair(server, 'alice', 'notes');
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users?sort=username&order=asc', 'alice');
+    const fields = await userFields(client, '/admin/users?sort=username&order=asc', 'alice');
     const head = logHead(server);
     const wrong = await client.post('/admin/action', {
       ...fields,
@@ -383,14 +381,17 @@ describe('delete-user', () => {
       password: ADMIN_PASSWORD,
     });
     expect(res.statusCode, res.body).toBe(303);
-    expect(res.headers.location).toBe(`${fields.back}&flash=deleted&who=alice`);
+    // The user's page is gone: back to the list.
+    expect(res.headers.location).toBe('/admin/users?flash=deleted&who=alice');
     expect(eventsAfter(server, head)).toEqual([
       { type: 'UserDeleted', stream: `user/${id}`, actor: 'admin:root' },
     ]);
     expect(userRow(server, id)).toBeUndefined();
     const list = await client.get(res.headers.location!);
     expect(list.body).toContain('User alice and everything they synced are deleted.');
-    expect(list.body).not.toContain('<th scope="row" class="user-name">alice</th>');
+    expect(list.body).not.toContain('>alice</a></th>');
+    expect(list.body).toContain('>bob</a></th>');
+    expect((await client.get(fields.back!)).statusCode).toBe(404);
     const me = await server.app.inject({
       method: 'GET',
       url: '/api/client/me',
@@ -406,8 +407,8 @@ describe('delete-user', () => {
   });
 });
 
-describe('the users page', () => {
-  it('offers create, and per-row edit, reset and delete forms, each labelled', async () => {
+describe('the users page and a user page', () => {
+  it('lists users as links, and the user page offers the forms, each labelled', async () => {
     const server = await startAdminServer();
     const empty = await adminBrowser(server);
     expect((await empty.get('/admin/users')).body).toContain('href="/admin/create-user"');
@@ -416,23 +417,41 @@ describe('the users page', () => {
     server.runtime.db
       .prepare('UPDATE users SET username = ?, email = ? WHERE id = ?')
       .run('"><img src=x onerror=alert(1)>', '<script>alert(1)</script>', id);
-    const html = (await empty.get('/admin/users')).body;
+    const list = (await empty.get('/admin/users')).body;
+    // The list carries no forms but its filter: a row is a link to the user's page.
+    expect(list).not.toContain('action="/admin/action"');
+    expect(list).toContain(
+      `<a href="/admin/user/?id=${id}">&#34;&#62;&#60;img src=x onerror=alert(1)&#62;</a>`,
+    );
+    const html = (await empty.get(`/admin/user/?id=${id}`)).body;
     for (const action of ['toggle-user', 'edit-user', 'reset-user-password', 'delete-user']) {
       expect(html).toContain(`value="${action}"`);
     }
-    expect(html).not.toContain('<img src=x');
-    expect(html).not.toContain('<script>alert');
+    for (const page of [list, html]) {
+      expect(page).not.toContain('<img src=x');
+      expect(page).not.toContain('<script>alert');
+    }
     expect(html).toContain(`value="&#34;&#62;&#60;img src=x onerror=alert(1)&#62;"`);
     for (const input of html.matchAll(/<input id="([^"]+)"/g)) {
       expect(html, input[1]).toContain(`for="${input[1]}"`);
     }
+    // Every form returns to this page, but deletion, which returns to the list.
+    const backs = [...html.matchAll(/<input type="hidden" name="back" value="([^"]*)">/g)].map(
+      (m) => m[1],
+    );
+    expect(backs).toEqual([
+      `/admin/user/?id=${id}`,
+      `/admin/user/?id=${id}`,
+      `/admin/user/?id=${id}`,
+      '/admin/users',
+    ]);
   });
 
   it('shows a hostile name on the one-time page inert', async () => {
     const server = await startAdminServer();
     const id = await addUser(server, 'alice');
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'alice');
+    const fields = await userFields(client, '/admin/users', 'alice');
     server.runtime.db
       .prepare('UPDATE users SET username = ? WHERE id = ?')
       .run('<script>alert(1)</script>', id);

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { TestServer } from '../helpers/sync-app.js';
-import { WebClient } from './browser-client.js';
+import { hiddenFields, WebClient } from './browser-client.js';
 
 // What the user-management tests look at: the events an action appended, the users row,
 // whether a password opens the account, and where a generated password must never be.
@@ -75,4 +75,27 @@ export function adminApiCall(
     headers: { cookie: client.cookieHeader(), ...csrf },
     ...(json === undefined ? {} : { payload: json as object }),
   });
+}
+
+/** The link of a user's row on a users list page: their page's URL. */
+export async function userPageOf(client: WebClient, listPage: string, username: string) {
+  const html = (await client.get(listPage)).body;
+  const href = new RegExp(
+    `<th scope="row" class="user-name"><a href="(/admin/user/\\?id=[^"]+)">${username}</a></th>`,
+  ).exec(html)?.[1];
+  expect(href, `row of ${username} on ${listPage}`).toBeDefined();
+  return href!;
+}
+
+/**
+ * The hidden fields of a user's forms (csrf_token, id, back), reached as an admin does:
+ * from their row on a users list page to their page. `back` is that page.
+ */
+export async function userFields(client: WebClient, listPage: string, username: string) {
+  const page = await userPageOf(client, listPage, username);
+  const res = await client.get(page);
+  expect(res.statusCode, page).toBe(200);
+  const fields = hiddenFields(res.body);
+  expect(fields.back).toBe(page);
+  return fields;
 }

@@ -1,22 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { addUser, pair, PASSWORD, type TestServer } from '../helpers/sync-app.js';
-import { hiddenFields, WebClient } from './browser-client.js';
 import {
-  ADMIN_PASSWORD,
-  actionFields,
-  adminBrowser,
-  logHead,
-  startAdminServer,
-} from './admin-rig.js';
+  addUser,
+  pair,
+  PASSWORD,
+  pushAccepted,
+  textOp,
+  type TestServer,
+} from '../helpers/sync-app.js';
+import { hiddenFields, WebClient } from './browser-client.js';
+import { ADMIN_PASSWORD, adminBrowser, logHead, startAdminServer } from './admin-rig.js';
+import { userFields, userPageOf } from './admin-users-rig.js';
 
-// The console's overview and users list (CONTRACT.md §9) and its re-authenticated user
-// actions (§11): block/unblock through the user service, confirm, and the refusals.
+// The console's overview, users list and user page (CONTRACT.md §9) and the page's
+// re-authenticated user actions (§11): block/unblock through the user service, confirm,
+// and the refusals.
 
 const statOf = (html: string, name: string) =>
   new RegExp(`data-stat="${name}">([^<]*)<`).exec(html)?.[1];
 
 const usernamesOf = (html: string) =>
-  [...html.matchAll(/<th scope="row" class="user-name">([^<]*)<\/th>/g)].map((m) => m[1]);
+  [...html.matchAll(/<th scope="row" class="user-name"><a href="[^"]*">([^<]*)<\/a><\/th>/g)].map(
+    (m) => m[1],
+  );
 
 async function someUsers(server: TestServer) {
   const ids: Record<string, string> = {};
@@ -129,6 +134,84 @@ describe('the users list', () => {
   });
 });
 
+describe('a user page', () => {
+  it('shows the account, its devices and vaults, and the management forms', async () => {
+    const server = await startAdminServer();
+    const ids = await someUsers(server);
+    const laptop = await pair(server, 'alice', 'vault-a');
+    await pair(server, 'alice', 'vault-b', 'phone');
+    await pair(server, 'bob', 'vault-a');
+    server.runtime.devices.revoke(laptop.deviceId, ids.alice!, 'user', { actor: 'test' });
+    const client = await adminBrowser(server);
+    const page = await userPageOf(client, '/admin/users', 'alice');
+    expect(page).toBe(`/admin/user/?id=${ids.alice}`);
+    const res = await client.get(page);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toContain('no-store');
+    const html = res.body;
+    expect(html).toContain('<dd class="user-email">alice@example.test</dd>');
+    expect(statOf(html, 'devices')).toBe('1');
+    // Both devices, the revoked one with its delete form; bob's is not here.
+    expect(html.match(/<th scope="row" class="device-name">/g)).toHaveLength(2);
+    expect(html).toContain('value="delete-device"');
+    expect(html).toContain('value="revoke-device"');
+    // Device actions return to the devices list narrowed to this user.
+    expect(html).toContain(`name="back" value="/admin/devices?user=${ids.alice}"`);
+    for (const action of ['toggle-user', 'edit-user', 'reset-user-password', 'delete-user']) {
+      expect(html).toContain(`value="${action}"`);
+    }
+    // alice is confirmed: no confirm button. carol's page has one.
+    expect(html).not.toContain('value="confirm-user"');
+    const carol = (await client.get(`/admin/user/?id=${ids.carol}`)).body;
+    expect(carol).toContain('value="confirm-user"');
+    expect(carol).toContain('No devices are paired yet.');
+    expect(carol).toContain('Nothing is synced yet');
+  });
+
+  it('links the vaults a user synced to their detail pages', async () => {
+    const server = await startAdminServer();
+    const ids = await someUsers(server);
+    const device = await pair(server, 'alice', 'vault-a');
+    await pushAccepted(server, device, [textOp('op-1', 'a.md', 'one')]);
+    const client = await adminBrowser(server);
+    const html = (await client.get(`/admin/user/?id=${ids.alice}`)).body;
+    expect(html).toContain(`<a href="/admin/vault/?user=${ids.alice}&#38;vault=vault-a">`);
+    expect(html).toContain(`href="/admin/vaults?user=${ids.alice}"`);
+    expect((await client.get(`/admin/user/?id=${ids.bob}`)).body).not.toContain('vault-a');
+  });
+
+  it('answers 400 without an id and 404 for an unknown one, changing nothing', async () => {
+    const server = await startAdminServer();
+    await someUsers(server);
+    const client = await adminBrowser(server);
+    const head = logHead(server);
+    for (const url of ['/admin/user/', '/admin/user/?id=', '/admin/user/?id=%20']) {
+      const res = await client.get(url);
+      expect(res.statusCode, url).toBe(400);
+      expect(res.body, url).toContain('The address must name a user.');
+    }
+    for (const url of ['/admin/user/?id=nobody', '/admin/user/?id=%3Cscript%3E']) {
+      const res = await client.get(url);
+      expect(res.statusCode, url).toBe(404);
+      expect(res.body).not.toContain('<script>');
+    }
+    expect(logHead(server)).toBe(head);
+  });
+
+  it('escapes a hostile name and address', async () => {
+    const server = await startAdminServer();
+    const userId = await addUser(server, 'mallory');
+    server.runtime.db
+      .prepare('UPDATE users SET email = ?, username = ? WHERE id = ?')
+      .run('"><script>alert(1)</script>@example.test', '<i>mallory</i>', userId);
+    const client = await adminBrowser(server);
+    const html = (await client.get(`/admin/user/?id=${userId}`)).body;
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('<i>mallory');
+    expect(html).toContain('value="&#60;i&#62;mallory&#60;/i&#62;"');
+  });
+});
+
 describe('/admin/action', () => {
   it('blocks and unblocks with the admin password: sessions end, device tokens stop', async () => {
     const server = await startAdminServer();
@@ -139,8 +222,7 @@ describe('/admin/action', () => {
     expect((await user.get('/dashboard')).statusCode).toBe(200);
 
     const client = await adminBrowser(server);
-    const page = '/admin/users?sort=username&order=asc';
-    const fields = await actionFields(client, page, 'alice');
+    const fields = await userFields(client, '/admin/users?sort=username&order=asc', 'alice');
     expect(fields.id).toBe(ids.alice);
     const res = await client.post('/admin/action', {
       ...fields,
@@ -148,7 +230,7 @@ describe('/admin/action', () => {
       password: ADMIN_PASSWORD,
     });
     expect(res.statusCode, res.body).toBe(303);
-    expect(fields.back).toBe('/admin/users?sort=username&order=asc&page=1&per_page=25');
+    expect(fields.back).toBe(`/admin/user/?id=${ids.alice}`);
     expect(res.headers.location).toBe(`${fields.back}&flash=blocked&who=alice`);
     const after = await client.get(res.headers.location!);
     expect(after.body).toContain('User alice is blocked');
@@ -179,14 +261,15 @@ describe('/admin/action', () => {
     const ids = await someUsers(server);
     const client = await adminBrowser(server);
     const res = await client.post('/admin/action', {
-      ...(await actionFields(client, '/admin/users', 'carol')),
+      ...(await userFields(client, '/admin/users', 'carol')),
       action: 'confirm-user',
       password: ADMIN_PASSWORD,
     });
     expect(res.statusCode).toBe(303);
-    expect(res.headers.location).toMatch(
-      /^\/admin\/users\?sort=created_at&.*&flash=confirmed&who=carol$/,
-    );
+    expect(res.headers.location).toBe(`/admin/user/?id=${ids.carol}&flash=confirmed&who=carol`);
+    const after = (await client.get(res.headers.location!)).body;
+    expect(after).toContain('The e-mail address of carol is confirmed.');
+    expect(after).not.toContain('value="confirm-user"');
     expect(
       server.runtime.db.prepare('SELECT confirmed FROM users WHERE id = ?').get(ids.carol),
     ).toEqual({ confirmed: 1 });
@@ -196,7 +279,7 @@ describe('/admin/action', () => {
     const server = await startAdminServer();
     const ids = await someUsers(server);
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'bob');
+    const fields = await userFields(client, '/admin/users', 'bob');
     const head = logHead(server);
 
     const wrong = await client.post('/admin/action', {
@@ -245,12 +328,20 @@ describe('/admin/action', () => {
     ).toEqual({ blocked: 0 });
   });
 
-  it('goes back only to the users list', async () => {
+  it('goes back only to the users list or a user page', async () => {
     const server = await startAdminServer();
-    await someUsers(server);
+    const ids = await someUsers(server);
     const client = await adminBrowser(server);
-    const fields = await actionFields(client, '/admin/users', 'bob');
-    for (const back of ['https://evil.example/admin/users', '//evil.example', '/dashboard']) {
+    const fields = await userFields(client, '/admin/users', 'bob');
+    for (const back of [
+      'https://evil.example/admin/users',
+      '//evil.example',
+      '/dashboard',
+      '/admin/user/?id=x&next=https://evil.example',
+      '/admin/user/?id=//evil.example',
+      '/admin/user/https://evil.example',
+      `/admin/user/?id=${ids.bob}#x`,
+    ]) {
       const res = await client.post('/admin/action', {
         ...fields,
         back,
@@ -259,6 +350,14 @@ describe('/admin/action', () => {
       });
       expect(res.headers.location, back).toMatch(/^\/admin\/users\?flash=/);
     }
+    const list = '/admin/users?status=active&sort=username&order=asc';
+    const res = await client.post('/admin/action', {
+      ...fields,
+      back: list,
+      action: 'toggle-user',
+      password: ADMIN_PASSWORD,
+    });
+    expect(res.headers.location).toBe(`${list}&flash=unblocked&who=bob`);
   });
 });
 

@@ -61,12 +61,21 @@ describe('the admin console in the browser', () => {
           'page',
         );
         await look('users');
-        const row = 'tr:has(th:text-is("bob")) form';
-        await page.fill(`${row} input[name=password]`, ADMIN_PASSWORD);
-        await submit(page, row, 'button[value="toggle-user"]');
+        // A row links to the user's page, which holds the actions.
+        await Promise.all([
+          page.waitForURL(/\/admin\/user\/\?id=/),
+          page.locator('th.user-name a:text-is("bob")').click(),
+        ]);
+        expect(await page.getAttribute('.admin-nav a[href="/admin/users"]', 'aria-current')).toBe(
+          'page',
+        );
+        await look('user');
+        const form = 'form.user-access';
+        await page.fill(`${form} input[name=password]`, ADMIN_PASSWORD);
+        await submit(page, form, 'button[value="toggle-user"]');
         expect(page.url()).toContain('flash=blocked');
         expect(await page.textContent('.flash')).toContain('bob');
-        await look('users-blocked');
+        await look('user-blocked');
 
         for (const section of ['devices', 'vaults']) {
           await page.locator(`.admin-nav a[href="/admin/${section}"]`).click();

@@ -32,7 +32,7 @@ const LoginForm = z.object({ username: field, password: field, locale_csrf: fiel
 const LogoutForm = z.object({ csrf_token: field });
 const ActionForm = z.object({ csrf_token: field, action: field, password: field });
 
-/** The console's sections; those not built yet are shown but not linked (no 404 links). */
+/** The console's sections, in the order of the navigation. */
 const SECTIONS = [
   { key: 'dashboard', href: '/admin/dashboard', label: 'adminNavDashboard' },
   { key: 'users', href: '/admin/users', label: 'adminNavUsers' },
@@ -82,7 +82,7 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
       deps,
       page,
       titleKey,
-      { ...data, adminNav: navOf(t, section), soon: t('adminNavSoon') },
+      { ...data, adminNav: navOf(t, section) },
       { ...options, noStore: true },
     );
   };

@@ -9,9 +9,15 @@ import { findUserById } from '../../projections/users.js';
 import { field, isClientError } from '../forms.js';
 import type { WebDeps } from '../index.js';
 import type { AdminScope } from './inventory.js';
-import { adminTokenOf, backTo, generatedPassword, withFlash } from './user-tools.js';
+import {
+  adminTokenOf,
+  backAfterDelete,
+  backTo,
+  generatedPassword,
+  withFlash,
+} from './user-tools.js';
 
-// CONTRACT.md §11: the users page's actions. The dispatcher has checked CSRF and, for the
+// CONTRACT.md §11: the actions of the users list and of a user's page. The dispatcher has checked CSRF and, for the
 // re-authenticated ones, the admin's password before any of these runs.
 
 const UserActionForm = z.object({ id: field, back: field });
@@ -111,7 +117,7 @@ export function userActions(
       const { user, back } = userOf(body);
       if (!user) return adminError(request, reply, 404, 'notFoundTitle', 'adminUnknownUser');
       users.delete(user.id, meta);
-      return reply.redirect(withFlash(backTo(back), 'deleted', user.username), 303);
+      return reply.redirect(withFlash(backAfterDelete(back), 'deleted', user.username), 303);
     },
   });
 }

@@ -1,17 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createAdminUserService } from '../../commands/admin-user-service.js';
-import type { Locale } from '../../http/locale.js';
 import { createOneTimeSecrets } from '../../projections/admin-one-time-secrets.js';
-import {
-  listUsersForAdmin,
-  USER_SORTS,
-  type AdminUserRow,
-  type UserSort,
-} from '../../projections/admin-queries.js';
+import { listUsersForAdmin, USER_SORTS, type UserSort } from '../../projections/admin-queries.js';
 import { field } from '../forms.js';
-import { formatDate, formatRelative } from '../format.js';
-import { translator, type MessageKey, type Translate } from '../i18n/index.js';
+import { translator, type MessageKey } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
 import { localeOf, type RenderOptions } from '../page.js';
 import { createUserRoutes } from './create-user.js';
@@ -22,15 +15,16 @@ import {
   MAX_PER_PAGE,
   MAX_QUERY,
   oneOf,
-  pageUrl,
   ownEntry,
   pagingOf,
 } from './list-query.js';
 import { passwordResultRoutes } from './password-result.js';
 import { userActions } from './user-actions.js';
+import { userDetailRoutes } from './user-detail.js';
+import { USER_FLASHES, userView } from './user-tools.js';
 
-// CONTRACT.md §9 and §11: the users page, its per-row actions, the create form and the
-// page that shows a generated password once.
+// CONTRACT.md §9 and §11: the users page, each user's page with the actions, the create
+// form and the page that shows a generated password once.
 
 /** The console's scope, whose pages may also carry a status and a flash. */
 export type UsersScope = AdminScope & {
@@ -57,15 +51,6 @@ const UsersQuery = z.object({
 });
 type UsersQueryOut = z.output<typeof UsersQuery>;
 
-const FLASHES: Record<string, MessageKey> = {
-  blocked: 'adminFlashBlocked',
-  unblocked: 'adminFlashUnblocked',
-  confirmed: 'adminFlashConfirmed',
-  created: 'adminFlashCreated',
-  updated: 'adminFlashUpdated',
-  deleted: 'adminFlashDeleted',
-};
-
 const SORT_LABELS: Record<UserSort, MessageKey> = {
   username: 'adminColUsername',
   email: 'adminColEmail',
@@ -75,27 +60,6 @@ const SORT_LABELS: Record<UserSort, MessageKey> = {
   last_seen: 'adminColLastSeen',
   devices: 'adminColDevices',
 };
-
-const userView = (locale: Locale, t: Translate, now: Date) => (u: AdminUserRow) => ({
-  id: u.id,
-  username: u.username,
-  email: u.email,
-  confirmed: u.confirmed === 1,
-  blocked: u.blocked === 1,
-  status: t(
-    u.blocked === 1
-      ? 'adminStatusBlocked'
-      : u.confirmed === 1
-        ? 'adminStatusActive'
-        : 'adminStatusUnconfirmed',
-  ),
-  statusClass: u.blocked === 1 ? 'badge-warn' : u.confirmed === 1 ? 'badge-ok' : 'badge-muted',
-  devices: u.devices,
-  createdAt: u.created_at,
-  created: formatDate(locale, u.created_at),
-  lastSeenAt: u.last_seen ?? '',
-  lastSeen: u.last_seen ? formatRelative(locale, u.last_seen, now) : '',
-});
 
 // The list's own parameters: the flash of an action stays out of its links.
 const listValues = (q: UsersQueryOut) => ({
@@ -125,7 +89,7 @@ export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: UsersSco
       page: query.page,
       perPage: query.per_page,
     });
-    const flashKey = ownEntry(FLASHES, query.flash);
+    const flashKey = ownEntry(USER_FLASHES, query.flash);
     return adminPage(
       request,
       reply,
@@ -148,7 +112,6 @@ export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: UsersSco
           label: t(SORT_LABELS[value]),
         })),
         perPages: [10, 25, 50, 100],
-        back: pageUrl('/admin/users', listValues(query)),
         filtered: Boolean(query.q || query.status),
         paging: pagingOf(t, '/admin/users', listValues(query), total),
       },
@@ -157,6 +120,7 @@ export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: UsersSco
   });
 
   userActions(deps, scope, { adminUsers, oneTime });
+  userDetailRoutes(app, deps, scope);
   createUserRoutes(app, deps, scope, oneTime);
   passwordResultRoutes(app, deps, scope, oneTime);
 }

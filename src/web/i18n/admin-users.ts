@@ -41,6 +41,22 @@ export const adminUsers = messagesPart(
       'The new password of {username}. Copy it now and pass it on safely: it is not shown again.',
     adminPasswordResultGone:
       'This password was already shown, or more than 5 minutes have passed. If it was not saved, reset the password again.',
+    adminUserTitle: 'User',
+    adminUserAccount: 'Account',
+    adminUserAccess: 'Access',
+    adminUserAccessHint:
+      'A blocked user cannot sign in, and their devices cannot sync until they are unblocked.',
+    adminUserDevices: 'Devices',
+    adminUserNoDevices:
+      'No devices are paired yet. The user pairs one by signing in from the desktop app.',
+    adminUserAllDevices: 'This user in the devices list',
+    adminUserVaults: 'Vaults',
+    adminUserNoVaults: 'Nothing is synced yet: a vault appears when a device first pushes to it.',
+    adminUserAllVaults: 'This user in the vaults list',
+    adminUserMore: 'The first {shown} of {total} are shown here.',
+    adminUserManage: 'Manage the account',
+    adminBadUserIdTitle: 'User not given',
+    adminBadUserId: 'The address must name a user. Open one from the users list.',
   },
   {
     adminUsersCreate: 'Создать пользователя',
@@ -79,5 +95,23 @@ export const adminUsers = messagesPart(
       'Новый пароль пользователя {username}. Скопируйте его сейчас и передайте надёжным способом: больше он показан не будет.',
     adminPasswordResultGone:
       'Этот пароль уже был показан или прошло больше 5 минут. Если он не сохранён, сбросьте пароль ещё раз.',
+    adminUserTitle: 'Пользователь',
+    adminUserAccount: 'Учётная запись',
+    adminUserAccess: 'Доступ',
+    adminUserAccessHint:
+      'Заблокированный пользователь не может войти, а его устройства не синхронизируются, пока блокировка не снята.',
+    adminUserDevices: 'Устройства',
+    adminUserNoDevices:
+      'Устройств пока нет. Пользователь подключает их, входя в настольном приложении.',
+    adminUserAllDevices: 'Этот пользователь в списке устройств',
+    adminUserVaults: 'Хранилища',
+    adminUserNoVaults:
+      'Пока ничего не синхронизировано: хранилище появится, когда устройство впервые отправит в него данные.',
+    adminUserAllVaults: 'Этот пользователь в списке хранилищ',
+    adminUserMore: 'Здесь показаны первые {shown} из {total}.',
+    adminUserManage: 'Управление учётной записью',
+    adminBadUserIdTitle: 'Пользователь не указан',
+    adminBadUserId:
+      'В адресе должен быть указан пользователь. Откройте его из списка пользователей.',
   },
 );

@@ -140,7 +140,6 @@ export const en = {
   adminNavAudit: 'Audit',
   adminNavSettings: 'Settings',
   adminNavDiagnostics: 'Diagnostics',
-  adminNavSoon: 'coming later',
   adminSignedInAs: 'Administrator {username}',
   adminDashboardTitle: 'Overview',
   adminWarningsTitle: 'Needs attention',

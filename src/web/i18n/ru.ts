@@ -141,7 +141,6 @@ export const ru: Messages = {
   adminNavAudit: 'Журнал',
   adminNavSettings: 'Настройки',
   adminNavDiagnostics: 'Диагностика',
-  adminNavSoon: 'появится позже',
   adminSignedInAs: 'Администратор {username}',
   adminDashboardTitle: 'Обзор',
   adminWarningsTitle: 'Требует внимания',
