@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type Sqlite = Database.Database;
@@ -15,6 +16,7 @@ export interface OpenOptions {
  * (reading the pragma back reports FULL either way).
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
+  if (!options.readonly && file !== ':memory:') ownerOnly(file, options.mustExist ?? false);
   const db = new Database(file, {
     fileMustExist: options.mustExist ?? false,
     readonly: options.readonly ?? false,
@@ -36,4 +38,19 @@ export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
 export function inWriteTransaction<T>(db: Sqlite, fn: () => T): T {
   if (db.inTransaction) return db.transaction(fn)();
   return db.transaction(fn).immediate();
+}
+
+/**
+ * The database holds password hashes and session digests: 0600 whatever the umask. SQLite
+ * would create it 0644 less the umask and gives its -wal and -shm the database's mode, so
+ * the file is created (empty is a valid new database) or narrowed before SQLite opens it.
+ */
+function ownerOnly(file: string, mustExist: boolean) {
+  if (!existsSync(file)) {
+    if (mustExist) return;
+    closeSync(openSync(file, 'a', 0o600));
+  }
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path)) chmodSync(path, 0o600);
+  }
 }
