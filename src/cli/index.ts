@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { readBuildInfo } from '../version.js';
 import { auditCommand } from './audit.js';
+import { backupCommand } from './backup.js';
 import { cleanupCommand } from './cleanup.js';
 import { replayCommand } from './replay.js';
+import { restoreCommand } from './restore.js';
 import { serveCommand } from './serve.js';
 import { settingsCommand } from './settings.js';
 import { userCommand } from './user.js';
@@ -19,6 +21,8 @@ export function createProgram(): Command {
   program.addCommand(replayCommand);
   program.addCommand(settingsCommand);
   program.addCommand(cleanupCommand);
+  program.addCommand(backupCommand);
+  program.addCommand(restoreCommand);
   return program;
 }
 

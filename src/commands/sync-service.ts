@@ -2,7 +2,14 @@ import { hash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createFeedReader, type EventMeta, type EventStore, type Sqlite } from '../log/index.js';
+import {
+  createFeedReader,
+  inSeqGap,
+  seqGapReader,
+  type EventMeta,
+  type EventStore,
+  type Sqlite,
+} from '../log/index.js';
 import {
   findPushAnswer,
   entityHeadSeq,
@@ -148,6 +155,7 @@ export function createSyncService(deps: {
 }) {
   const { db, store, enqueue, clock, config } = deps;
   const feed = createFeedReader(db);
+  const seqGaps = seqGapReader(db);
   const firstSyncs = createFirstSyncs(
     db,
     (seq) => (feed.op(seq)?.payload_json as string | undefined) ?? '',
@@ -236,7 +244,12 @@ export function createSyncService(deps: {
       // server_sequence is never behind page_last_sequence.
       const head = vault?.head_seq ?? 0;
       // A vault's head is never past the log's: the log is read only for a cursor beyond it.
-      if (sinceSequence > head && sinceSequence > store.head()) {
+      // A cursor inside a restore's gap came from the lost server, however far the log
+      // has moved on since: its ops after that cursor are not ours to send.
+      if (
+        (sinceSequence > head && sinceSequence > store.head()) ||
+        inSeqGap(seqGaps(), sinceSequence)
+      ) {
         throw new AppError(
           409,
           'cursor_ahead',

@@ -5,6 +5,7 @@ import { redactedBy } from './erasure.js';
 import { ConcurrencyError, EventDecodeError } from './errors.js';
 import type { DomainEvent } from './events/index.js';
 import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
+import { seqGapReader } from './schema.js';
 
 export const EventMetaSchema = z.object({
   actor: z.string(),
@@ -92,9 +93,15 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
 
   const streamVersion = (stream: string): number => (versionStmt.get(stream) as number | null) ?? 0;
 
+  // After a restore the log resumes past a recorded gap (schema.ts SeqGap), so no new
+  // event reuses a seq that devices may have seen from the lost server.
+  const seqGaps = seqGapReader(db);
+  const nextAfter = (head: number): number =>
+    seqGaps().find((g) => g.after === head)?.resumeAfter ?? head;
+
   const appendNow = (requests: readonly AppendRequest[], meta: EventMeta, at: Date) => {
     const headRow = headStmt.get() as { seq: number; hash: string } | undefined;
-    let seq = headRow?.seq ?? 0;
+    let seq = nextAfter(headRow?.seq ?? 0);
     let previousHash = headRow?.hash ?? GENESIS_HASH;
     // Projections applied live must see the meta a replay reads back: unknown keys
     // dropped by the schema, undefined ones dropped by JSON.

@@ -4,7 +4,8 @@ import type { Sqlite } from './database.js';
 export const LOG_SCHEMA_VERSION = 1;
 
 // seq is an INTEGER PRIMARY KEY without AUTOINCREMENT: duplicates are decided before
-// insert and nothing is ever deleted, so the sequence stays gap-free.
+// insert and nothing is ever deleted, so the sequence stays gap-free, but for the one
+// jump each restore records (SeqGap below).
 const DDL = `
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,
@@ -44,4 +45,64 @@ export function readEpoch(db: Sqlite): string {
   const row = db.prepare('SELECT value FROM log_info WHERE key = ?').get('epoch') as
     { value: string } | undefined;
   return row?.value ?? '';
+}
+
+/**
+ * A jump in seq left by a restore: the restored log ended at `after`, and the next event
+ * appended after it got `resumeAfter + 1`. Devices may have seen seqs of the lost server
+ * inside (after, resumeAfter]; no event ever gets one, so such a cursor is recognisably
+ * stale (CONTRACT `cursor_ahead`). Every restore adds one; verify accepts exactly these.
+ */
+export interface SeqGap {
+  readonly after: number;
+  readonly resumeAfter: number;
+}
+
+export const SEQ_GAPS_KEY = 'seq_gaps';
+
+const isGap = (g: unknown): g is SeqGap =>
+  typeof g === 'object' &&
+  g !== null &&
+  Number.isSafeInteger((g as SeqGap).after) &&
+  Number.isSafeInteger((g as SeqGap).resumeAfter) &&
+  (g as SeqGap).resumeAfter > (g as SeqGap).after;
+
+/** Reads the recorded gaps, oldest first ([] for a log never restored); prepared once. */
+export function seqGapReader(db: Sqlite): () => SeqGap[] {
+  const stmt = db.prepare('SELECT value FROM log_info WHERE key = ?').pluck();
+  return () => {
+    const value = stmt.get(SEQ_GAPS_KEY) as string | undefined;
+    if (value === undefined) return [];
+    const parsed = JSON.parse(value) as unknown;
+    if (!Array.isArray(parsed) || !parsed.every(isGap)) {
+      throw new Error(`log_info ${SEQ_GAPS_KEY} is malformed: ${value}`);
+    }
+    return parsed;
+  };
+}
+
+export const readSeqGaps = (db: Sqlite): SeqGap[] => seqGapReader(db)();
+
+/** Whether a cursor lies inside a recorded gap: a position no event of this log ever had. */
+export const inSeqGap = (gaps: readonly SeqGap[], seq: number) =>
+  gaps.some((g) => seq > g.after && seq <= g.resumeAfter);
+
+/** A restore's bookkeeping: a new epoch and one more gap, in one transaction. */
+export function recordRestore(db: Sqlite, epoch: string, gap: SeqGap): void {
+  db.transaction(() => {
+    const gaps = readSeqGaps(db);
+    const last = gaps.at(-1);
+    // Restored again before anything was appended: one jump from the same head, the wider.
+    if (last?.after === gap.after) {
+      gaps[gaps.length - 1] = {
+        after: gap.after,
+        resumeAfter: Math.max(last.resumeAfter, gap.resumeAfter),
+      };
+    } else {
+      gaps.push(gap);
+    }
+    const put = db.prepare('INSERT OR REPLACE INTO log_info (key, value) VALUES (?, ?)');
+    put.run('epoch', epoch);
+    put.run(SEQ_GAPS_KEY, JSON.stringify(gaps));
+  }).immediate();
 }

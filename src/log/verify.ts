@@ -2,6 +2,7 @@ import type { Sqlite } from './database.js';
 import type { EventRow } from './event-store.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
+import { readSeqGaps } from './schema.js';
 
 export interface LogProblem {
   readonly seq: number;
@@ -44,8 +45,8 @@ function erasures(db: Sqlite): Map<number, readonly SeqRange[]> {
 }
 
 /**
- * Checks that seq runs 1..N without gaps, every data digest matches its data, the hash
- * chain is unbroken, and SQLite's own integrity check passes. Data replaced by a
+ * Checks that seq runs 1..N without gaps (but for the jumps restores recorded), every
+ * data digest matches its data, the hash chain is unbroken, and SQLite's own integrity check passes. Data replaced by a
  * redaction marker is accepted instead of its digest only when the later UserDeleted
  * event the marker names lists that seq (and that event is intact and in the chain). Stops collecting after
  * `maxProblems` so a badly damaged log does not flood the operator.
@@ -65,6 +66,9 @@ export function verifyLog(
   let expectedSeq = 1;
   let done = 0;
   const erased = erasures(db);
+  // A restore's jump (schema.ts SeqGap) is the only gap allowed, and only exactly as recorded.
+  const gaps = readSeqGaps(db);
+  const resumesAt = new Map(gaps.map((g) => [g.after + 1, g.resumeAfter + 1]));
   for (;;) {
     const rows = page.all(after, BATCH) as EventRow[];
     if (rows.length === 0) break;
@@ -72,8 +76,15 @@ export function verifyLog(
       after = row.seq;
       if (row.seq < 1) {
         problems.push({ seq: row.seq, problem: 'sequence number below 1' });
-      } else if (row.seq !== expectedSeq) {
+      } else if (row.seq !== expectedSeq && row.seq !== resumesAt.get(expectedSeq)) {
         problems.push({ seq: expectedSeq, problem: `sequence gap: next stored seq is ${row.seq}` });
+      }
+      const inGap = gaps.find((g) => row.seq > g.after && row.seq <= g.resumeAfter);
+      if (inGap) {
+        problems.push({
+          seq: row.seq,
+          problem: `inside the gap a restore recorded (${inGap.after}, ${inGap.resumeAfter}]`,
+        });
       }
       const by = redactedBy(row.data);
       if (by !== undefined) {

@@ -9,6 +9,7 @@ const HEALTH_FIELDS = [
   'blob_storage_writable',
   'build_commit',
   'database_reachable',
+  'log_epoch',
   'schema_version',
   'server_time',
   'status',

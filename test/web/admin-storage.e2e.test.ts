@@ -205,6 +205,7 @@ describe('admin JSON', () => {
       'database_reachable',
       'blob_storage_writable',
       'schema_version',
+      'log_epoch',
       'server_time',
     ]);
     expect(body.health).toMatchObject({ status: 'ok', database_reachable: true });
@@ -217,10 +218,11 @@ describe('admin JSON', () => {
       max_blob_bytes: limits.max_blob_bytes,
     });
     expect(body.web).toEqual({ default_locale: 'en', registration_allowed: true });
-    // The build's commit is public (the health endpoint answers it); nothing else is a digest.
+    // The build's commit and the log epoch are public (the health endpoint answers them);
+    // nothing else is a digest.
     expectNothingSecret(
       server,
-      JSON.stringify({ ...body, health: { ...body.health, build_commit: '' } }),
+      JSON.stringify({ ...body, health: { ...body.health, build_commit: '', log_epoch: '' } }),
     );
   });
 

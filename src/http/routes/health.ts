@@ -3,7 +3,7 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock.js';
-import { readSchemaVersion, type Sqlite } from '../../log/index.js';
+import { readEpoch, readSchemaVersion, type Sqlite } from '../../log/index.js';
 import type { BuildInfo } from '../../version.js';
 import { wireTime } from '../body.js';
 
@@ -17,12 +17,12 @@ export interface HealthDeps {
 
 const serverTime = (clock: Clock) => wireTime(clock.now().toISOString());
 
-function probeDatabase(db: Sqlite): { ok: boolean; schemaVersion: number } {
+function probeDatabase(db: Sqlite): { ok: boolean; schemaVersion: number; epoch: string } {
   try {
     db.prepare('SELECT 1').get();
-    return { ok: true, schemaVersion: readSchemaVersion(db) };
+    return { ok: true, schemaVersion: readSchemaVersion(db), epoch: readEpoch(db) };
   } catch {
-    return { ok: false, schemaVersion: 0 };
+    return { ok: false, schemaVersion: 0, epoch: '' };
   }
 }
 
@@ -53,6 +53,8 @@ export function checkHealth(deps: HealthDeps) {
       database_reachable: database.ok,
       blob_storage_writable: blobs,
       schema_version: database.schemaVersion,
+      // Changes when the server is restored from a backup (RELIABILITY.md §1.11).
+      log_epoch: database.epoch,
       server_time: serverTime(deps.clock),
     },
   };
