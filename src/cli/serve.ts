@@ -3,12 +3,14 @@ import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logger.js';
 import { createMailer } from '../mail/mailer.js';
-import { openRuntime } from '../runtime.js';
+import { checkDatabaseAtStartup } from '../log/startup-check.js';
+import { databaseFileOf, openRuntime } from '../runtime.js';
 import { createPasswordHasher } from '../security/passwords.js';
 import { upsertAdmin } from './admin-account.js';
 import { dataDirOf, readSecretFile, readSecretStdin, resolveListen } from './options.js';
 import { stderrProgress } from './progress.js';
 import { addSmtpFlags, applyStartupMailSettings, type SmtpFlags } from './smtp-options.js';
+import { removeLeftovers } from './startup-cleanup.js';
 
 interface ServeOptions extends SmtpFlags {
   port?: string;
@@ -35,6 +37,14 @@ async function adminPassword(opts: ServeOptions): Promise<string | undefined> {
 export async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = dataDirOf(opts);
   const logger = createLogger({ level: process.env.VERSTAK_LOG_LEVEL ?? 'info' });
+  // Before anything writes to the data directory (the admin's config, migrations, projection
+  // catch-up): a damaged database must not serve, and a refused start leaves it as found.
+  const checked = checkDatabaseAtStartup(databaseFileOf(dataDir), dataDir);
+  const leftovers = removeLeftovers(dataDir);
+  logger.info(
+    { head: checked.head, checked: checked.checked, leftovers },
+    'start-up check passed',
+  );
   const hasher = createPasswordHasher();
   if (opts.adminUser) {
     const password = await adminPassword(opts);
@@ -54,12 +64,6 @@ export async function serve(opts: ServeOptions): Promise<void> {
         logger.error({ err }, 'WAL checkpoint worker failed; commits checkpoint the WAL themselves again'),
     },
   });
-  // A damaged main database must not serve: refuse to start rather than answer from it.
-  const check = runtime.db.pragma('quick_check', { simple: true }) as string;
-  if (check !== 'ok') {
-    runtime.close();
-    throw new Error(`database corrupt (${check}) — restore from backup`);
-  }
   applyStartupMailSettings(runtime, opts, process.env, logger);
   if (runtime.config.admin.length === 0) {
     logger.warn(

@@ -9,6 +9,7 @@ import { renderError } from '../web/errors.js';
 import { webRoutes } from '../web/index.js';
 import { errorHandling } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
+import { oversizedBodies } from './plugins/oversized.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
 import { createRequestIds } from './request-id.js';
@@ -88,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     notFoundPage: (request, reply) => renderError(request, reply, deps, 404),
   });
   await app.register(jsonBody);
+  await app.register(oversizedBodies);
   await registerWebAssets(app);
   await app.register(healthRoutes, {
     db: deps.db,
