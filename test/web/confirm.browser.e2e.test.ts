@@ -10,10 +10,16 @@ import {
   register,
   startMailFlow,
 } from '../http/accounts/mail-rig.js';
-import { launchBrowser, screenshot, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
+import {
+  launchBrowser,
+  LOOKS,
+  screenshot,
+  seriousViolations,
+  VIEWPORTS,
+} from '../helpers/browser.js';
 
 // A person confirming their address in a real browser: the mailed link, the page it opens,
-// the button that confirms (a GET never does), in both languages.
+// the button that confirms (a GET never does), in each language, width and colour scheme.
 
 let browser: Browser;
 beforeAll(async () => {
@@ -23,11 +29,8 @@ afterAll(async () => browser.close());
 afterEach(closeMailFlows);
 
 describe('the mailed confirmation link in a browser', () => {
-  for (const [locale, acceptLanguage] of [
-    ['en', 'en-GB,en;q=0.8'],
-    ['ru', 'ru-RU,ru;q=0.9'],
-  ] as const) {
-    it(`opens a page that confirms on a click (${locale})`, async () => {
+  for (const { locale, acceptLanguage, width, theme } of LOOKS) {
+    it(`opens a page that confirms on a click (${locale}, ${width}, ${theme})`, async () => {
       const flow = await startMailFlow();
       const base = await listenAsPublicUrl(flow);
       expect((await register(flow, `ann-${locale}`)).statusCode).toBe(200);
@@ -37,14 +40,15 @@ describe('the mailed confirmation link in a browser', () => {
       // bypassCSP only lets axe-core's script in; no page needs it otherwise.
       const context = await browser.newContext({
         bypassCSP: true,
-        viewport: VIEWPORTS.phone,
+        viewport: VIEWPORTS[width],
+        colorScheme: theme,
         extraHTTPHeaders: { 'accept-language': acceptLanguage },
       });
       const page = await context.newPage();
       const opened = await page.goto(`${base}${pathOf(link)}`);
       expect(opened?.status()).toBe(200);
       expect(await page.getAttribute('html', 'lang')).toBe(locale);
-      await screenshot(page, `confirm-form-${locale}-phone`);
+      await screenshot(page, `confirm-form-${locale}-${width}-${theme}`);
       expect(await seriousViolations(page)).toEqual([]);
       // Opening the link confirmed nothing: a mail scanner's GET must not.
       expect((await login(flow, `ann-${locale}`)).statusCode).toBe(403);
@@ -53,7 +57,7 @@ describe('the mailed confirmation link in a browser', () => {
         page.waitForURL('**/confirm/result'),
         page.locator('form[action="/api/v1/auth/confirm"] button').click(),
       ]);
-      await screenshot(page, `confirm-done-${locale}-phone`);
+      await screenshot(page, `confirm-done-${locale}-${width}-${theme}`);
       expect(await seriousViolations(page)).toEqual([]);
       expect((await login(flow, `ann-${locale}`)).statusCode).toBe(200);
       await context.close();
