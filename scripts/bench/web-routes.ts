@@ -3,9 +3,7 @@ import { DEVICE_SORTS, VAULT_SORTS } from '../../src/projections/admin-inventory
 import { USER_SORTS } from '../../src/projections/admin-queries.js';
 
 // What the web bench requests: every admin page and admin JSON call, with the parameters
-// a person uses (search, each sort, filters, a far page). Extend ROUTES to measure more;
-// routes marked `optional` belong to sections that may not be built yet: a 404 on the
-// first request reports them as "not built" instead of failing the run.
+// a person uses (search, each sort, filters, a far page). Extend ROUTES to measure more.
 
 /** Values picked from the seeded database, so that filters and detail pages hit real rows. */
 export interface RouteContext {
@@ -35,7 +33,6 @@ export interface BenchRoute {
   /** A page's weight (HTML + the CSS and JS it references) is measured too. */
   readonly kind: 'page' | 'json';
   /** Built by another section: a 404 means "not built". */
-  readonly optional?: boolean;
 }
 
 const e = encodeURIComponent;
@@ -57,6 +54,7 @@ export const ROUTES: readonly BenchRoute[] = [
     url: () => `/admin/users?sort=${sort}&order=asc`,
   })),
   { name: 'users last page', kind: 'page', url: (c) => `/admin/users?page=${c.usersLastPage}` },
+  { name: 'user detail', kind: 'page', url: (c) => `/admin/user/?id=${e(c.userId)}` },
   { name: 'devices', kind: 'page', url: () => '/admin/devices' },
   { name: 'devices ?q=', kind: 'page', url: (c) => `/admin/devices?q=${e(c.needle)}` },
   { name: 'devices user=', kind: 'page', url: (c) => `/admin/devices?user=${e(c.userId)}` },
@@ -92,63 +90,55 @@ export const ROUTES: readonly BenchRoute[] = [
   },
   { name: 'vault detail', kind: 'page', url: (c) => `/admin/vault/?${vaultQuery(c.vault)}` },
   // Sections other helpers build; measured once they exist.
-  { name: 'storage', kind: 'page', optional: true, url: () => '/admin/storage' },
-  { name: 'audit', kind: 'page', optional: true, url: () => '/admin/audit' },
+  { name: 'storage', kind: 'page', url: () => '/admin/storage' },
+  { name: 'audit', kind: 'page', url: () => '/admin/audit' },
   {
     name: 'audit event=',
     kind: 'page',
-    optional: true,
     url: () => '/admin/audit?event=device_revoked',
   },
   {
     name: 'audit user=',
     kind: 'page',
-    optional: true,
     url: (c) => `/admin/audit?user=${e(c.userId)}`,
   },
   {
     name: 'audit device=',
     kind: 'page',
-    optional: true,
     url: (c) => `/admin/audit?device=${e(c.deviceId)}`,
   },
   {
     name: 'audit from/to',
     kind: 'page',
-    optional: true,
     url: (c) => `/admin/audit?from=${c.midDay}&to=${c.nextDay}`,
   },
   {
     name: 'audit severity=warning',
     kind: 'page',
-    optional: true,
     url: () => '/admin/audit?severity=warning',
   },
   {
     name: 'audit older (before=)',
     kind: 'page',
-    optional: true,
     url: (c) => `/admin/audit?before=${c.olderSeq}`,
   },
-  { name: 'settings', kind: 'page', optional: true, url: () => '/admin/settings' },
-  { name: 'diagnostics', kind: 'page', optional: true, url: () => '/admin/diagnostics' },
-  { name: 'diagnostics.json', kind: 'json', optional: true, url: () => '/admin/diagnostics.json' },
-  { name: 'api/stats', kind: 'json', optional: true, url: () => '/admin/api/stats' },
-  { name: 'api/users', kind: 'json', optional: true, url: () => '/admin/api/users' },
+  { name: 'settings', kind: 'page', url: () => '/admin/settings' },
+  { name: 'diagnostics', kind: 'page', url: () => '/admin/diagnostics' },
+  { name: 'diagnostics.json', kind: 'json', url: () => '/admin/diagnostics.json' },
+  { name: 'api/stats', kind: 'json', url: () => '/admin/api/stats' },
+  { name: 'api/users', kind: 'json', url: () => '/admin/api/users' },
   {
     name: 'api/users filter=',
     kind: 'json',
-    optional: true,
     url: (c) => `/admin/api/users?filter=${e(c.needle)}`,
   },
   ...userSorts.map((sort): BenchRoute => ({
     name: `api/users sort=${sort}`,
     kind: 'json',
-    optional: true,
     url: () => `/admin/api/users?sort=${sort}`,
   })),
-  { name: 'api/devices', kind: 'json', optional: true, url: () => '/admin/api/devices' },
-  { name: 'api/keys', kind: 'json', optional: true, url: () => '/admin/api/keys' },
+  { name: 'api/devices', kind: 'json', url: () => '/admin/api/devices' },
+  { name: 'api/keys', kind: 'json', url: () => '/admin/api/keys' },
 ];
 
 /** Picks the values the routes need from the seeded projections. */
