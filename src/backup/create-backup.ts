@@ -28,6 +28,7 @@ import {
   type ManifestFile,
 } from './manifest.js';
 import { snapshotDatabase } from './snapshot.js';
+import { isProcessRunning } from '../process-alive.js';
 
 export type BackupPhase = 'database' | 'blobs' | 'archive';
 
@@ -90,21 +91,12 @@ function stageBlob(from: string, to: string): void {
 
 const STAGING_PREFIX = 'backup-';
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Staging folders of backups that were killed hold a database-sized copy: remove them. */
 function removeStaleStaging(tmpDir: string): void {
   for (const name of readdirSync(tmpDir)) {
     if (!name.startsWith(STAGING_PREFIX)) continue;
     const pid = Number(name.slice(STAGING_PREFIX.length).split('-')[0]);
-    if (Number.isSafeInteger(pid) && pid > 0 && !isRunning(pid)) {
+    if (Number.isSafeInteger(pid) && pid > 0 && !isProcessRunning(pid)) {
       rmSync(join(tmpDir, name), { recursive: true, force: true });
     }
   }

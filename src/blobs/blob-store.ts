@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobSource } from './digest-check.js';
 import { createStagingWriter } from './staging-writer.js';
+import { isProcessRunning } from '../process-alive.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 /** Staged uploads in `<data>/tmp` are named `blob-<pid>-<random>`. */
@@ -60,21 +61,10 @@ export const isSha256 = (value: string) => SHA256.test(value);
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
-// A CLI command may open the data directory while the server runs: staged files carry
-// their writer's pid, and only those of dead processes are leftovers.
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function isLeftover(name: string): boolean {
+/** A staged upload (`blob-<pid>-<random>`) whose writer is gone. */
+export function isLeftoverUpload(name: string): boolean {
   if (!name.startsWith(TEMP_PREFIX)) return false;
-  const pid = Number(name.slice(TEMP_PREFIX.length).split('-')[0]);
-  return !Number.isSafeInteger(pid) || pid <= 0 || !isRunning(pid);
+  return !isProcessRunning(Number(name.slice(TEMP_PREFIX.length).split('-')[0]));
 }
 
 /** Sets the file's mtime to now; false when it no longer exists. */
@@ -219,7 +209,7 @@ export function createFileBlobStore(dataDir: string): BlobStore {
     cleanTemp() {
       let removed = 0;
       for (const name of readdirSync(tempDir)) {
-        if (!isLeftover(name)) continue;
+        if (!isLeftoverUpload(name)) continue;
         rmSync(join(tempDir, name), { force: true, recursive: true });
         removed++;
       }

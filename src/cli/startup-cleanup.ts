@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { TEMP_PREFIX } from '../blobs/blob-store.js';
+import { isLeftoverUpload } from '../blobs/blob-store.js';
 import { configPath } from '../config.js';
+import { isProcessRunning } from '../process-alive.js';
 
 /**
  * Files no process owns any more may go after this long untouched. Replay scratch databases
@@ -22,22 +23,6 @@ export interface LeftoverReport {
   readonly config: number;
   /** Content files a crashed retention run had set aside: put back, or dropped as a duplicate. */
   readonly setAside: number;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Staged uploads are `blob-<pid>-<random>` (blobs/blob-store.ts): a CLI command may be
-// uploading beside a starting server, so only a dead writer's file is a leftover.
-function isDeadUpload(name: string): boolean {
-  const pid = Number(name.slice(TEMP_PREFIX.length).split('-')[0]);
-  return !Number.isSafeInteger(pid) || pid <= 0 || !isRunning(pid);
 }
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
@@ -64,7 +49,7 @@ function recoverSetAside(blobDir: string): number {
       const dir = join(blobDir, a, b);
       for (const name of namesIn(dir)) {
         const match = SET_ASIDE.exec(name);
-        if (!match || isRunning(Number(match[2]))) continue;
+        if (!match || isProcessRunning(Number(match[2]))) continue;
         const address = join(dir, match[1]!);
         // Back at its address, retention judges it again against the log; a copy an
         // upload placed there meanwhile wins.
@@ -106,7 +91,7 @@ export function removeLeftovers(dataDir: string, now = Date.now()): LeftoverRepo
     if (match) {
       const base = name.slice(0, name.length - (match[1]?.length ?? 0));
       scratchFiles.set(base, [...(scratchFiles.get(base) ?? []), path]);
-    } else if (name.startsWith(TEMP_PREFIX) && isDeadUpload(name)) {
+    } else if (isLeftoverUpload(name)) {
       rmSync(path, { force: true, recursive: true });
       uploads += 1;
     }
