@@ -1,4 +1,5 @@
 import type { Sqlite } from '../log/index.js';
+import type { AdminDeviceRow } from './admin-inventory.js';
 import { prepared } from './query.js';
 
 // Read-only queries of the admin console, over the projections and the log. Plain SQL:
@@ -167,18 +168,8 @@ export interface AdminUserDetail {
   readonly vaultCount: number;
 }
 
-/** A device as the shared device table shows it (admin-inventory.ts's AdminDeviceRow). */
-export interface AdminUserDeviceRow {
-  readonly id: string;
-  readonly name: string;
-  readonly user_id: string;
-  readonly username: string;
-  readonly vault_id: string;
-  readonly client_version: string;
-  readonly created_at: string;
-  readonly revoked_at: string | null;
-  readonly last_seen: string | null;
-}
+/** A device as the shared device table shows it. */
+export type AdminUserDeviceRow = AdminDeviceRow;
 
 // Point reads: the primary key, devices_user (user_id, created_at), vaults' UNIQUE
 // (user_id, vault_id).

@@ -98,7 +98,8 @@ export interface AdminScope {
   ) => Promise<unknown>;
 }
 
-const deviceView = (locale: Locale, t: Translate, now: Date) => (d: AdminDeviceRow) => ({
+/** A device row as the shared device table shows it (the devices list, a vault's and a user's page). */
+export const deviceView = (locale: Locale, t: Translate, now: Date) => (d: AdminDeviceRow) => ({
   id: d.id,
   name: d.name,
   username: d.username,

@@ -1,18 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Locale } from '../../http/locale.js';
-import {
-  userDetailForAdmin,
-  type AdminUserDeviceRow,
-  type AdminUserVaultRow,
-} from '../../projections/admin-queries.js';
+import { userDetailForAdmin, type AdminUserVaultRow } from '../../projections/admin-queries.js';
 import { field } from '../forms.js';
-import { formatDate, formatRelative } from '../format.js';
-import { translator, type Translate } from '../i18n/index.js';
+import { formatRelative } from '../format.js';
+import { translator } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
 import { localeOf } from '../page.js';
 import { MAX_QUERY, ownEntry, pageUrl, trimmed } from './list-query.js';
 import { USER_FLASHES, userPageUrl, userView } from './user-tools.js';
+import { deviceView } from './inventory.js';
 import type { UsersScope } from './users.js';
 
 // CONTRACT.md §9 and §11: one user's page: the account, its devices and vaults, and the
@@ -23,22 +20,6 @@ const UserDetailQuery = z.object({
   id: trimmed,
   flash: field,
   who: field.transform((v) => v.slice(0, MAX_QUERY)),
-});
-
-const deviceView = (locale: Locale, t: Translate, now: Date) => (d: AdminUserDeviceRow) => ({
-  id: d.id,
-  name: d.name,
-  username: d.username,
-  vault: d.vault_id,
-  vaultHref: pageUrl('/admin/vault/', { user: d.user_id, vault: d.vault_id }),
-  version: d.client_version,
-  revoked: d.revoked_at !== null,
-  status: t(d.revoked_at === null ? 'adminStatusActive' : 'adminStatusRevoked'),
-  statusClass: d.revoked_at === null ? 'badge-ok' : 'badge-muted',
-  createdAt: d.created_at,
-  created: formatDate(locale, d.created_at),
-  lastSeenAt: d.last_seen ?? '',
-  lastSeen: d.last_seen ? formatRelative(locale, d.last_seen, now) : '',
 });
 
 const vaultView = (locale: Locale, now: Date, userId: string) => (v: AdminUserVaultRow) => ({
