@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium, driven by playwright-core: the tests never download a browser of their
@@ -41,6 +41,29 @@ export const LOOKS = [
   { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'phone', theme: 'light' },
   { locale: 'ru', acceptLanguage: 'ru-RU,ru;q=0.9', width: 'desktop', theme: 'dark' },
 ] as const;
+
+export type Look = (typeof LOOKS)[number];
+
+/**
+ * A browser context in one look: its language, width and colour scheme. bypassCSP only lets
+ * axe-core's script in; no page needs it otherwise.
+ */
+export function lookContext(
+  browser: Browser,
+  look: Pick<Look, 'acceptLanguage' | 'width' | 'theme'>,
+): Promise<BrowserContext> {
+  return browser.newContext({
+    bypassCSP: true,
+    viewport: VIEWPORTS[look.width],
+    colorScheme: look.theme,
+    extraHTTPHeaders: { 'accept-language': look.acceptLanguage },
+  });
+}
+
+/** Submits a form with one of its buttons and waits for the page the answer leads to. */
+export async function submit(page: Page, form: string, button = 'button[type=submit]') {
+  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
+}
 
 /** Where tests leave screenshots for people to look at (ignored by git). */
 export const SCREENSHOT_DIR = join(import.meta.dirname, '..', '..', 'screenshots');

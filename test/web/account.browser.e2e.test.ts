@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeMailFlows,
@@ -11,10 +11,11 @@ import {
 } from '../http/accounts/mail-rig.js';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 
 // A person's whole account in a real browser, over a real listener and real SMTP: register,
@@ -32,13 +33,6 @@ beforeAll(async () => {
 afterAll(async () => browser.close());
 afterEach(closeMailFlows);
 
-async function submit(page: Page, form: string) {
-  await Promise.all([
-    page.waitForNavigation(),
-    page.locator(`${form} button[type=submit]`).click(),
-  ]);
-}
-
 describe('an account in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`goes from registration to sign-out (${locale}, ${width}, ${theme})`, async () => {
@@ -46,12 +40,7 @@ describe('an account in the browser', () => {
       const base = await listenAsPublicUrl(flow);
       const name = `mila-${locale}`;
       // bypassCSP only lets axe-core's script in; the pages need no script of their own.
-      const context: BrowserContext = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context: BrowserContext = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

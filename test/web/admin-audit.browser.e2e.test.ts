@@ -1,12 +1,13 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 import { testHasher } from '../helpers/runtime.js';
 import { addUser, pair, pushAccepted, textOp } from '../helpers/sync-app.js';
@@ -48,24 +49,12 @@ async function someHistory() {
   return server;
 }
 
-async function submit(page: Page, form: string) {
-  await Promise.all([
-    page.waitForNavigation(),
-    page.locator(`${form} button[type=submit]`).first().click(),
-  ]);
-}
-
 describe('the audit page in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`lists, filters by type and user (${locale}, ${width}, ${theme})`, async () => {
       const server = await someHistory();
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

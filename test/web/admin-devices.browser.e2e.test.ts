@@ -1,11 +1,12 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 import { addUser, pair, pushAccepted, textOp } from '../helpers/sync-app.js';
 import { ADMIN, ADMIN_PASSWORD, startAdminServer } from './admin-rig.js';
@@ -20,10 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => browser.close());
 
-async function submit(page: Page, form: string, button: string) {
-  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
-}
-
 describe('device actions in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`revokes then deletes a device (${locale}, ${width}, ${theme})`, async () => {
@@ -35,12 +32,7 @@ describe('device actions in the browser', () => {
       await pair(server, 'bob', 'recipes', 'phone');
       await pushAccepted(server, laptop, [textOp('op-1', 'a.md', 'one')]);
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

@@ -1,11 +1,17 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOGUE, verifyLog } from '../../src/log/index.js';
 import { replayProjections } from '../../src/projections/rebuild.js';
 import { blobPath, sha256Of, writeFileAged } from '../commands/cleanup-fixtures.js';
-import { launchBrowser, LOOKS, seriousViolations, VIEWPORTS } from '../helpers/browser.js';
+import {
+  launchBrowser,
+  lookContext,
+  LOOKS,
+  seriousViolations,
+  submit,
+} from '../helpers/browser.js';
 import { call, pair, PASSWORD, pushAccepted, textOp } from '../helpers/sync-app.js';
 import { ADMIN_PASSWORD, ADMIN } from './admin-rig.js';
 import {
@@ -42,10 +48,6 @@ const filesContaining = (dir: string, needles: readonly string[]) =>
     return needles.filter((n) => bytes.includes(Buffer.from(n))).map((n) => `${file}: ${n}`);
   });
 
-async function submit(page: Page, form: string, button = 'button[type=submit]') {
-  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
-}
-
 // One look per language: the sections' own browser tests go through all four.
 const FLOW_LOOKS = [LOOKS[0], LOOKS[2]] as const;
 
@@ -69,12 +71,7 @@ describe('the admin story in the browser', () => {
       await pushAccepted(server, device, [textOp('op-1', `notes/${marker}.md`, `text ${marker}`)]);
 
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const checked = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

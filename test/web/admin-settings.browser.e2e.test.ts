@@ -1,11 +1,12 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 import { ADMIN, ADMIN_PASSWORD } from './admin-rig.js';
 import {
@@ -27,13 +28,6 @@ beforeAll(async () => {
 });
 afterAll(async () => browser.close());
 
-async function submit(page: Page, form: string) {
-  await Promise.all([
-    page.waitForNavigation(),
-    page.locator(`${form} button[type=submit]`).first().click(),
-  ]);
-}
-
 describe('the settings page in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`sets up mail, sends a test mail, closes registration (${locale}, ${width}, ${theme})`, async () => {
@@ -41,12 +35,7 @@ describe('the settings page in the browser', () => {
       const sink = await startSink({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
       startMailer(rig);
       const base = await rig.server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 import { seedRetention } from '../commands/cleanup-fixtures.js';
 import { ADMIN, ADMIN_PASSWORD, startAdminServer } from './admin-rig.js';
@@ -21,22 +22,13 @@ beforeAll(async () => {
 });
 afterAll(async () => browser.close());
 
-async function submit(page: Page, form: string, button = 'button[type=submit]') {
-  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
-}
-
 describe('storage and diagnostics in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`checks, cleans up and reads the diagnostics (${locale}, ${width}, ${theme})`, async () => {
       const server = await startAdminServer();
       const files = seedRetention(server.runtime, new Date());
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

@@ -1,11 +1,12 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 import { addUser, pair, pushAccepted, textOp } from '../helpers/sync-app.js';
 import { ADMIN, ADMIN_PASSWORD, startAdminServer } from './admin-rig.js';
@@ -22,10 +23,6 @@ beforeAll(async () => {
 });
 afterAll(async () => browser.close());
 
-async function submit(page: Page, form: string, button = 'button[type=submit]') {
-  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
-}
-
 const userLink = (username: string) => `th.user-name a:text-is("${username}")`;
 
 describe('user management in the browser', () => {
@@ -37,12 +34,7 @@ describe('user management in the browser', () => {
       await pair(server, 'alice', 'notes', 'Домашний ноутбук');
       await pushAccepted(server, laptop, [textOp('op-1', 'a.md', 'one')]);
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

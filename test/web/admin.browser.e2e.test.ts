@@ -1,11 +1,12 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
+  submit,
 } from '../helpers/browser.js';
 import { addUser, pair } from '../helpers/sync-app.js';
 import { ADMIN, ADMIN_PASSWORD, startAdminServer } from './admin-rig.js';
@@ -20,10 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => browser.close());
 
-async function submit(page: Page, form: string, button = 'button[type=submit]') {
-  await Promise.all([page.waitForNavigation(), page.locator(`${form} ${button}`).first().click()]);
-}
-
 describe('the admin console in the browser', () => {
   for (const { locale, acceptLanguage, width, theme } of LOOKS) {
     it(`signs in, lists and blocks a user, signs out (${locale}, ${width}, ${theme})`, async () => {
@@ -32,12 +29,7 @@ describe('the admin console in the browser', () => {
       await addUser(server, 'carol', false);
       await pair(server, 'alice', 'notes', 'laptop');
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const look = async (step: string) => {
         expect(await page.getAttribute('html', 'lang')).toBe(locale);

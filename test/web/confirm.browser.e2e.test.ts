@@ -12,10 +12,10 @@ import {
 } from '../http/accounts/mail-rig.js';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
 } from '../helpers/browser.js';
 
 // A person confirming their address in a real browser: the mailed link, the page it opens,
@@ -38,12 +38,7 @@ describe('the mailed confirmation link in a browser', () => {
       const link = linkOf(mail!, '/api/v1/auth/confirm?token=');
 
       // bypassCSP only lets axe-core's script in; no page needs it otherwise.
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       const opened = await page.goto(`${base}${pathOf(link)}`);
       expect(opened?.status()).toBe(200);

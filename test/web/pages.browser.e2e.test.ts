@@ -2,10 +2,10 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   launchBrowser,
+  lookContext,
   LOOKS,
   screenshot,
   seriousViolations,
-  VIEWPORTS,
 } from '../helpers/browser.js';
 import { startTestServer } from '../helpers/sync-app.js';
 
@@ -31,12 +31,7 @@ describe('the remaining pages in the browser', () => {
     it(`read well and pass axe (${locale}, ${width}, ${theme})`, async () => {
       const server = await startTestServer();
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const context = await browser.newContext({
-        bypassCSP: true,
-        viewport: VIEWPORTS[width],
-        colorScheme: theme,
-        extraHTTPHeaders: { 'accept-language': acceptLanguage },
-      });
+      const context = await lookContext(browser, { acceptLanguage, width, theme });
       const page = await context.newPage();
       try {
         for (const { name, path, status } of PAGES) {
