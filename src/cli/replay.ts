@@ -4,7 +4,34 @@ import { CATALOGUE } from '../log/index.js';
 import type { TableDiff } from '../projections/compare.js';
 import { replayProjections } from '../projections/rebuild.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { stderrProgress } from './progress.js';
+
+/**
+ * The rebuild's progress with its rate and the time left: a redrawn line on a terminal, a
+ * line every 10% otherwise (so logs stay readable).
+ */
+export function replayProgress(label: string, now: () => number = () => performance.now()) {
+  const tty = process.stderr.isTTY;
+  const started = now();
+  let lastDecile = -1;
+  return (done: number, total: number) => {
+    if (total <= 0) return;
+    const seconds = (now() - started) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const eta = rate > 0 ? Math.ceil((total - done) / rate) : undefined;
+    const line =
+      `${label}: ${done}/${total} events (${Math.floor((done / total) * 100)}%)` +
+      (rate > 0 ? `, ${Math.round(rate)} events/s` : '') +
+      (done < total && eta !== undefined ? `, about ${eta} s left` : '');
+    if (tty) {
+      process.stderr.write(`\r\x1b[K${line}${done >= total ? '\n' : ''}`);
+      return;
+    }
+    const decile = Math.floor((Math.min(done, total) / total) * 10);
+    if (decile === lastDecile) return;
+    lastDecile = decile;
+    process.stderr.write(`${line}\n`);
+  };
+}
 
 // Digests of secrets live in projections too; a diff shows that they differ, not what they are.
 const SECRET_COLUMN = /(^|_)(hash|token|secret|password)(_|$)/;
@@ -24,18 +51,37 @@ function describeDiff(diff: TableDiff): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function replay(opts: { data?: string; check?: boolean }): Promise<void> {
+export async function replay(opts: {
+  data?: string;
+  check?: boolean;
+  json?: boolean;
+}): Promise<void> {
   const check = opts.check ?? false;
   const report = await withRuntime(opts, (runtime) =>
     replayProjections(runtime, {
       scratchDir: join(runtime.dataDir, 'tmp'),
       check,
       catalogue: CATALOGUE,
-      onProgress: stderrProgress('replaying'),
+      onProgress: replayProgress('replaying'),
     }),
   );
   const rate =
     report.rebuildSeconds > 0 ? Math.round(report.events / report.rebuildSeconds) : report.events;
+  if (opts.json) {
+    if (check && report.diffs.length > 0) process.exitCode = 1;
+    process.stdout.write(
+      `${JSON.stringify({
+        events: report.events,
+        rebuild_seconds: Number(report.rebuildSeconds.toFixed(3)),
+        events_per_second: rate,
+        head: report.head,
+        caught_up: report.caughtUp,
+        checked: check,
+        differing_tables: report.diffs.map((d) => d.table),
+      })}\n`,
+    );
+    return;
+  }
   process.stderr.write(
     `replayed ${report.events} events in ${report.rebuildSeconds.toFixed(2)} s (${rate} events/s)` +
       (report.caughtUp > 0 ? `, then ${report.caughtUp} appended meanwhile\n` : '\n'),
@@ -60,4 +106,5 @@ export const replayCommand = new Command('replay')
     '--check',
     'only compare the rebuilt projections with the live ones; exit 1 if they differ',
   )
+  .option('--json', 'print a JSON summary (events, rate, head) on stdout instead of text')
   .action(replay);

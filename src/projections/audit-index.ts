@@ -121,6 +121,13 @@ export const auditIndexProjection: Projection = {
   name: 'audit_index',
   version: 1,
   tables: ['audit_index'],
+  // apply and forgetErased look rows up by seq only.
+  deferredIndexes: [
+    'audit_index_type',
+    'audit_index_user',
+    'audit_index_device',
+    'audit_index_severity',
+  ],
   // Every type but the sync traffic, whichever sections add later; erased ones as they read.
   handles: [
     ...(CATALOGUE.types.filter((t) => !SYNC_TRAFFIC.includes(t)) as EventType[]),

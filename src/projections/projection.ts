@@ -10,6 +10,11 @@ export interface Projection {
   readonly version: number;
   readonly tables: readonly string[];
   readonly handles: readonly EventType[];
+  /**
+   * Indexes on its tables that only queries read (never `apply`, a trigger or a UNIQUE
+   * rule): a rebuild from seq 0 may drop them for the load and create them afterwards.
+   */
+  readonly deferredIndexes?: readonly string[];
   init(db: Sqlite): void;
   apply(db: Sqlite, event: RecordedEvent): void;
   /**

@@ -20,10 +20,23 @@ export interface Projector {
    */
   catchUp(onProgress?: Progress): string[];
   /** Drops and rebuilds all projections from the log. */
-  rebuildAll(onProgress?: Progress): void;
+  rebuildAll(onProgress?: Progress, tuning?: RebuildTuning): void;
+}
+
+/** How a rebuild from seq 0 loads; the defaults suit a live database. */
+export interface RebuildTuning {
+  /** Events per transaction. */
+  readonly batch?: number;
+  /** Drop each projection's deferredIndexes for the load and create them afterwards. */
+  readonly deferIndexes?: boolean;
 }
 
 const BATCH = 5000;
+const READ_CHUNK = 5000;
+
+/** One event row less the hashes, which no projection reads. */
+const ROWS_SQL = `SELECT seq, stream, version, type, schema_version, data, '' AS data_hash, meta, at,
+  '' AS hash FROM events WHERE seq > ? ORDER BY seq LIMIT ? + 0`;
 
 export function createProjector(
   db: Sqlite,
@@ -54,6 +67,10 @@ export function createProjector(
     return map;
   };
   const byType = byTypeOf(projections);
+  const readRows = db.prepare(ROWS_SQL);
+  const indexSql = db
+    .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?")
+    .pluck();
 
   /**
    * Applies events in seq order. A run of consecutive events that only one projection
@@ -85,19 +102,32 @@ export function createProjector(
   };
 
   /** Feeds events (fromSeq, head] to `targets`, in batched transactions. */
-  const feed = (targets: readonly Projection[], fromSeq: number, onProgress?: Progress) => {
+  const feed = (
+    targets: readonly Projection[],
+    fromSeq: number,
+    onProgress?: Progress,
+    batch = BATCH,
+  ) => {
     const targetsOf = byTypeOf(targets);
     const head = store.head();
     const total = head - fromSeq;
     let position = fromSeq;
     while (position < head) {
       const count = inWriteTransaction(db, () => {
-        const rows: EventRow[] = store.readRows(position, BATCH);
-        const events = rows.filter((r) => targetsOf.has(r.type)).map((r) => store.decode(r));
-        applyEvents(events, targetsOf);
-        if (rows.length > 0) position = rows[rows.length - 1]!.seq;
+        // Read in chunks however large the transaction: fewer rows and decoded events
+        // alive at once keep the garbage collector's work down.
+        let read = 0;
+        while (read < batch) {
+          const rows = readRows.all(position, Math.min(READ_CHUNK, batch - read)) as EventRow[];
+          if (rows.length === 0) break;
+          const events = rows.filter((r) => targetsOf.has(r.type)).map((r) => store.decode(r));
+          applyEvents(events, targetsOf);
+          position = rows[rows.length - 1]!.seq;
+          read += rows.length;
+          if (read < batch) onProgress?.(position - fromSeq, total);
+        }
         for (const p of targets) writeCheckpoint.run(p.name, p.version, position);
-        return rows.length;
+        return read;
       });
       onProgress?.(position - fromSeq, total);
       if (count === 0) break;
@@ -136,9 +166,24 @@ export function createProjector(
       if (stale.length > 0) feed(stale, 0, onProgress);
       return rebuilt;
     },
-    rebuildAll(onProgress) {
+    rebuildAll(onProgress, tuning = {}) {
       for (const p of projections) reset(p);
-      feed(projections, 0, onProgress);
+      // Built once over sorted keys instead of kept up to date row by row.
+      const deferred = tuning.deferIndexes
+        ? projections.flatMap((p) => p.deferredIndexes ?? [])
+        : [];
+      const recreate = inWriteTransaction(db, () =>
+        deferred.map((name) => {
+          const sql = indexSql.get(name) as string | undefined;
+          if (sql === undefined) throw new Error(`deferred index ${name} does not exist`);
+          db.exec(`DROP INDEX "${name}"`);
+          return sql;
+        }),
+      );
+      feed(projections, 0, onProgress, tuning.batch);
+      inWriteTransaction(db, () => {
+        for (const sql of recreate) db.exec(sql);
+      });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessRunning } from '../process-alive.js';
 import {
   copyEvents,
   createEventStore,
@@ -39,15 +40,86 @@ export interface Scratch {
 }
 
 const BATCH = 5000;
+// Events per scratch transaction: with no journal on disk and no fsync, a commit costs
+// little, so this only bounds the rows held in memory at once.
+const SCRATCH_BATCH = 50_000;
+// Page cache of the scratch connection, and of the live one while the swap runs (KiB):
+// random keys (user ids, e-mail addresses) otherwise cost a page read per insert once the
+// indexes outgrow SQLite's default 2 MiB.
+const CACHE_KIB = 256 * 1024;
 
 const allTables = (projections: readonly Projection[]) => projections.flatMap((p) => p.tables);
 
+// replay-<pid as 8 hex><8 random hex>.db: the name startup-cleanup.ts recognises, with
+// the owner's pid in it, so the next replay can tell a killed replay's file from a running one's.
+const SCRATCH_NAME = /^replay-([0-9a-f]{8})[0-9a-f]{8}\.db(-wal|-shm|-journal)?$/;
+
 export const scratchFileIn = (dir: string) =>
-  join(dir, `replay-${randomBytes(8).toString('hex')}.db`);
+  join(
+    dir,
+    `replay-${process.pid.toString(16).padStart(8, '0').slice(-8)}${randomBytes(4).toString('hex')}.db`,
+  );
 
 export function removeScratch(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`])
     rmSync(f, { force: true });
+}
+
+/**
+ * Removes scratch files in `dir` whose replay no longer runs (killed midway: a SIGKILL
+ * leaves no chance to clean up). Returns how many files went.
+ */
+export function removeDeadScratch(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const match = SCRATCH_NAME.exec(name);
+    if (!match) continue;
+    const pid = parseInt(match[1]!, 16);
+    if (pid === process.pid || isProcessRunning(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+// The events table without its secondary indexes: projections look events up by seq only,
+// and the scratch never appends.
+const SCRATCH_EVENTS_DDL = `CREATE TABLE events (
+  seq INTEGER PRIMARY KEY,
+  stream TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  schema_version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  data_hash TEXT NOT NULL,
+  meta TEXT NOT NULL,
+  at TEXT NOT NULL,
+  hash TEXT NOT NULL
+) STRICT`;
+
+const EVENT_COLUMNS = 'seq, stream, version, type, schema_version, data, data_hash, meta, at, hash';
+
+/**
+ * Copies the live log into the scratch with one INSERT … SELECT: one statement, so one
+ * snapshot of a log a server may be appending to, and no row crosses into JavaScript.
+ */
+function copyLog(liveDb: Sqlite, db: Sqlite): number {
+  if (liveDb.memory) return copyEvents(liveDb, db).lastSeq;
+  db.prepare('ATTACH DATABASE ? AS replay_live').run(liveDb.name);
+  try {
+    db.exec(
+      `INSERT INTO main.events (${EVENT_COLUMNS}) SELECT ${EVENT_COLUMNS} FROM replay_live.events ORDER BY seq`,
+    );
+  } finally {
+    db.exec('DETACH DATABASE replay_live');
+  }
+  return (db.prepare('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number) ?? 0;
 }
 
 /**
@@ -58,16 +130,24 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
   if (existsSync(scratchFile)) throw new Error(`${scratchFile} already exists`);
   const db = openDatabase(scratchFile);
   try {
-    // A throwaway file: durability buys nothing here and costs an fsync per batch.
+    // A throwaway file (a failed or killed replay discards it): durability buys nothing,
+    // so no fsync, a rollback journal in memory only, and no zeroing of freed cells (the
+    // log it is built from is already erased where it must be).
+    db.pragma('journal_mode = MEMORY');
     db.pragma('synchronous = OFF');
+    db.pragma('secure_delete = OFF');
+    db.pragma('temp_store = MEMORY');
+    db.pragma(`cache_size = -${CACHE_KIB}`);
+    db.exec(SCRATCH_EVENTS_DDL);
     migrateLog(db, () => 'scratch');
-    const { lastSeq } = copyEvents(liveDb, db);
+    db.exec('DROP INDEX IF EXISTS events_stream_seq');
+    const lastSeq = copyLog(liveDb, db);
     const projector = createProjector(
       db,
       createEventStore(db, options.catalogue),
       options.projections,
     );
-    projector.rebuildAll(options.onProgress);
+    projector.rebuildAll(options.onProgress, { batch: SCRATCH_BATCH, deferIndexes: true });
     return {
       file: scratchFile,
       db,
@@ -119,23 +199,53 @@ export function swapIntoLive(
   const tables = allTables(projector.projections);
   // ATTACH is not allowed inside a transaction; the schema name is a constant.
   db.prepare('ATTACH DATABASE ? AS replay_scratch').run(scratchFile);
+  const cacheSize = db.pragma('cache_size', { simple: true }) as number;
+  db.pragma(`cache_size = -${CACHE_KIB}`);
   try {
     return inWriteTransaction(db, () => {
       // Projection tables may reference each other; checks run at commit, on the final rows.
       db.pragma('defer_foreign_keys = ON');
+      const columnsOf = (schema: string, table: string) =>
+        db
+          .prepare('SELECT name FROM pragma_table_info(?, ?) ORDER BY cid')
+          .pluck()
+          .all(table, schema) as string[];
+      // A table whose columns match the scratch's, in order, is refilled by INSERT … SELECT *,
+      // which SQLite runs as a page-order copy of the table and each of its indexes (the
+      // transfer optimisation) when the table has no triggers. A table that differs (an
+      // older live shape) is filled by column name, and the indexes only queries read are
+      // dropped for that and built again over the sorted rows.
+      const sameShape = new Set(
+        tables.filter(
+          (t) => columnsOf('main', t).join('\0') === columnsOf('replay_scratch', t).join('\0'),
+        ),
+      );
+      const indexTable = db.prepare(
+        "SELECT tbl_name, sql FROM main.sqlite_master WHERE type = 'index' AND name = ?",
+      );
+      const recreate = projector.projections
+        .flatMap((p) => p.deferredIndexes ?? [])
+        .flatMap((name) => {
+          const index = indexTable.get(name) as { tbl_name: string; sql: string } | undefined;
+          if (index === undefined || sameShape.has(index.tbl_name)) return [];
+          db.exec(`DROP INDEX main.${quoteIdent(name)}`);
+          return [index.sql];
+        });
       for (const table of [...tables].reverse()) db.exec(`DELETE FROM main.${quoteIdent(table)}`);
       for (const table of tables) {
-        const columns = (
-          db
-            .prepare("SELECT name FROM pragma_table_info(?, 'replay_scratch') ORDER BY cid")
-            .pluck()
-            .all(table) as string[]
-        ).map(quoteIdent);
+        if (sameShape.has(table)) {
+          db.exec(
+            `INSERT INTO main.${quoteIdent(table)} SELECT * FROM replay_scratch.${quoteIdent(table)}`,
+          );
+          continue;
+        }
+        const columns = columnsOf('replay_scratch', table).map(quoteIdent);
         db.exec(
           `INSERT INTO main.${quoteIdent(table)} (${columns.join(', ')})
            SELECT ${columns.join(', ')} FROM replay_scratch.${quoteIdent(table)}`,
         );
       }
+      for (const sql of recreate) db.exec(sql);
       db.exec(
         `INSERT OR REPLACE INTO main.projection_checkpoints (name, version, position)
          SELECT name, version, position FROM replay_scratch.projection_checkpoints`,
@@ -155,7 +265,26 @@ export function swapIntoLive(
       return { head: position, caughtUp };
     });
   } finally {
+    db.pragma(`cache_size = ${cacheSize}`);
     db.exec('DETACH DATABASE replay_scratch');
+  }
+}
+
+// Catch-up rounds before the swap stop once a round found no more than this many events.
+const CAUGHT_UP = 1000;
+const CATCH_UP_ROUNDS = 5;
+
+/**
+ * Applies to the scratch the events a running server appended while it was built, in a
+ * few rounds, so that the swap, which holds the write lock, is left only the last few.
+ */
+function catchUpOutsideLock(scratch: Scratch, liveDb: Sqlite): void {
+  for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+    const { copied, lastSeq } = copyEvents(liveDb, scratch.db, scratch.head);
+    if (copied === 0) return;
+    scratch.head = lastSeq;
+    scratch.projector.catchUp();
+    if (copied <= CAUGHT_UP) return;
   }
 }
 
@@ -180,6 +309,7 @@ export interface ReplayReport {
 
 /** Rebuilds every projection from the log aside, then checks or replaces the live ones. */
 export function replayProjections(live: LiveLog, options: ReplayOptions): ReplayReport {
+  removeDeadScratch(options.scratchDir);
   const file = scratchFileIn(options.scratchDir);
   try {
     const started = performance.now();
@@ -190,6 +320,7 @@ export function replayProjections(live: LiveLog, options: ReplayOptions): Replay
     const rebuildSeconds = (performance.now() - started) / 1000;
     const events = scratch.head;
     try {
+      if (!options.check) catchUpOutsideLock(scratch, live.db);
       if (options.check) {
         const { head, diffs } = checkAgainstLive(scratch, live.db, options.maxExamples);
         return { events, rebuildSeconds, head, caughtUp: head - events, diffs };
@@ -197,8 +328,9 @@ export function replayProjections(live: LiveLog, options: ReplayOptions): Replay
     } finally {
       scratch.close();
     }
-    const { head, caughtUp } = swapIntoLive(file, live);
-    return { events, rebuildSeconds, head, caughtUp, diffs: [] };
+    const swapped = swapIntoLive(file, live);
+    const caughtUp = swapped.head - events;
+    return { events, rebuildSeconds, head: swapped.head, caughtUp, diffs: [] };
   } finally {
     removeScratch(file);
   }
