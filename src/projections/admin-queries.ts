@@ -13,18 +13,18 @@ const DEVICE_COUNT_SQL = `(SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id
 const LAST_SEEN_SQL = `(SELECT MAX(a.last_seen) FROM devices d
   JOIN device_activity a ON a.device_id = d.id WHERE d.user_id = u.id)`;
 
-// Each sort but the last two walks an index of users.ts (username_key and email are
-// UNIQUE, the others end with id so that ties need no sort of their own). last_seen and
-// devices are computed per user: sorting by them reads every user (no projection keeps
-// them yet).
+// Each sort walks an index (username_key and email are UNIQUE, the others end with id so
+// that ties need no sort of their own): those of users.ts, and for the last two the kept
+// figures, user_device_counts (devices.ts) and user_activity (device-activity.ts), whose
+// rows are then joined to users by key (userListSql). The values name the order's key.
 export const USER_SORTS = {
   username: 'u.username_key',
   email: 'u.email',
   confirmed: 'u.confirmed',
   blocked: 'u.blocked',
   created_at: 'u.created_at',
-  last_seen: LAST_SEEN_SQL,
-  devices: DEVICE_COUNT_SQL,
+  last_seen: 'a.last_seen',
+  devices: 'c.active',
 } as const;
 export type UserSort = keyof typeof USER_SORTS;
 export type UserStatus = 'active' | 'blocked' | 'unconfirmed';
@@ -106,14 +106,52 @@ function userWhere(query: AdminUserQuery, forPage: boolean): string {
  */
 export function userListSql(query: AdminUserQuery): { count: string; rows: string } {
   const dir = query.order === 'asc' ? 'ASC' : 'DESC';
+  const count = `SELECT COUNT(*) AS n FROM users u ${userWhere(query, false)}`;
+  if (query.sort === 'last_seen') return { count, rows: lastSeenRowsSql(query, dir) };
   const total = query.q ? ', COUNT(*) OVER () AS total' : '';
+  // Every user has a count row (devices.ts): CROSS JOIN keeps the walk of
+  // user_device_counts_active outermost, users looked up by key for the filters. A search
+  // reads every user anyway and sorts its matches: users first, counts by key.
+  const from =
+    query.sort !== 'devices'
+      ? 'users u'
+      : query.q
+        ? 'users u CROSS JOIN user_device_counts c ON c.user_id = u.id'
+        : 'user_device_counts c CROSS JOIN users u ON u.id = c.user_id';
+  const tie = query.sort === 'devices' ? 'c.user_id' : 'u.id';
+  const where = userWhere(query, true);
   return {
-    count: `SELECT COUNT(*) AS n FROM users u ${userWhere(query, false)}`,
+    count,
     // Both the column and the direction come from whitelists, never from the request.
-    rows: `SELECT u.id${total} FROM users u ${userWhere(query, true)}
-     ORDER BY ${USER_SORTS[query.sort]} ${dir}, u.id ${dir}
+    rows: `SELECT u.id${total} FROM ${from} ${where}
+     ORDER BY ${USER_SORTS[query.sort]} ${dir}, ${tie} ${dir}
      LIMIT @limit OFFSET @offset`,
   };
+}
+
+/**
+ * By last request, in the order the per-user MAX gave with SQLite's NULLs (smallest first):
+ * ascending, the never-seen users (no user_activity row) by id, then the seen ones by
+ * (last_seen, id); descending, the reverse. Two index walks, user_activity_last_seen and
+ * users' key, each stopped after @limit + @offset rows, and a UNION ALL that yields its
+ * arms one after the other (SQLite runs a compound's arms in order; an ORDER BY over the
+ * whole would sort instead of walking). No window total here (it would count the page
+ * only): a search's total is counted apart.
+ */
+function lastSeenRowsSql(query: AdminUserQuery, dir: 'ASC' | 'DESC'): string {
+  const where = userWhere(query, true);
+  const and = where ? `${where} AND` : 'WHERE';
+  // A search reads every user anyway: users first, their row looked up by key.
+  const from = query.q
+    ? 'users u CROSS JOIN user_activity a ON a.user_id = u.id'
+    : 'user_activity a CROSS JOIN users u ON u.id = a.user_id';
+  const seen = `SELECT * FROM (SELECT u.id FROM ${from} ${where}
+    ORDER BY a.last_seen ${dir}, a.user_id ${dir} LIMIT @limit + @offset)`;
+  const unseen = `SELECT * FROM (SELECT u.id FROM users u
+    ${and} NOT EXISTS (SELECT 1 FROM user_activity a WHERE a.user_id = u.id)
+    ORDER BY u.id ${dir} LIMIT @limit + @offset)`;
+  const [first, second] = dir === 'ASC' ? [unseen, seen] : [seen, unseen];
+  return `SELECT id FROM (${first} UNION ALL ${second}) LIMIT @limit OFFSET @offset`;
 }
 
 const USER_COLUMNS = `u.id, u.username, u.email, u.confirmed, u.blocked, u.created_at,

@@ -21,10 +21,13 @@ export type DeviceRow = Selectable<DevicesTable>;
 
 export const devicesProjection: Projection = {
   name: 'devices',
-  // v2: token_hint, and DeviceDeleted drops the row.
-  version: 2,
-  tables: ['devices'],
-  handles: ['DevicePaired', 'DeviceRevoked', 'DeviceDeleted', 'UserDeleted'],
+  // v2: token_hint, and DeviceDeleted drops the row. v3: user_device_counts.
+  version: 3,
+  // The counter table comes after its source table (counters.ts): replay's swap empties it
+  // first and refills it last, so the devices triggers find no row to move meanwhile.
+  tables: ['devices', 'user_device_counts'],
+  handles: ['UserRegistered', 'DevicePaired', 'DeviceRevoked', 'DeviceDeleted', 'UserDeleted'],
+  deferredIndexes: ['user_device_counts_active'],
   init(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS devices (
@@ -47,9 +50,16 @@ export const devicesProjection: Projection = {
       CREATE INDEX IF NOT EXISTS devices_name ON devices (name);
       CREATE INDEX IF NOT EXISTS devices_revoked ON devices (revoked_at);
     `);
+    db.exec(USER_DEVICE_COUNTS_DDL);
   },
   apply(db, event) {
     switch (event.type) {
+      case 'UserRegistered':
+        prepared(
+          db,
+          'INSERT OR IGNORE INTO user_device_counts (user_id, active) VALUES (?, 0)',
+        ).run(event.data.userId);
+        return;
       case 'DevicePaired': {
         const d = event.data;
         const row = {
@@ -74,6 +84,7 @@ export const devicesProjection: Projection = {
       }
       case 'UserDeleted':
         run(db, qb.deleteFrom('devices').where('user_id', '=', event.data.userId));
+        prepared(db, 'DELETE FROM user_device_counts WHERE user_id = ?').run(event.data.userId);
         return;
       case 'DeviceDeleted':
         run(db, qb.deleteFrom('devices').where('id', '=', event.data.deviceId));
@@ -92,6 +103,36 @@ export const devicesProjection: Projection = {
     }
   },
 };
+
+/**
+ * Active (unrevoked) devices per user, for the admin users list sorted by device count:
+ * every user has a row (0 from UserRegistered on), so the sort walks (active, user_id) and
+ * joins users by key. Triggers move the count with every devices row change, whoever makes
+ * it; they only update an existing row, so the rows of replay's swap (devices refilled
+ * while the counts are empty) move nothing, and the counts are then copied as rebuilt.
+ */
+const USER_DEVICE_COUNTS_DDL = `
+CREATE TABLE IF NOT EXISTS user_device_counts (
+  user_id TEXT PRIMARY KEY,
+  active INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS user_device_counts_active ON user_device_counts (active, user_id);
+CREATE TRIGGER IF NOT EXISTS devices_counted_insert AFTER INSERT ON devices
+WHEN NEW.revoked_at IS NULL BEGIN
+  UPDATE user_device_counts SET active = active + 1 WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS devices_counted_delete AFTER DELETE ON devices
+WHEN OLD.revoked_at IS NULL BEGIN
+  UPDATE user_device_counts SET active = active - 1 WHERE user_id = OLD.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS devices_counted_update AFTER UPDATE OF user_id, revoked_at
+ON devices BEGIN
+  UPDATE user_device_counts SET active = active - (OLD.revoked_at IS NULL)
+    WHERE user_id = OLD.user_id;
+  UPDATE user_device_counts SET active = active + (NEW.revoked_at IS NULL)
+    WHERE user_id = NEW.user_id;
+END;
+`;
 
 export const findDeviceById = (db: Sqlite, id: string) =>
   first(db, qb.selectFrom('devices').selectAll().where('id', '=', id));

@@ -44,6 +44,15 @@ export function eraseUserSideTables(
       prepared(db, `DELETE FROM ${table} WHERE device_id = ?`).run(deviceId);
     }
   }
+  // device_activity's delete trigger already dropped the user's figure with the rows
+  // above (device-activity.ts); this also catches one the triggers never knew of. Runs
+  // after the fold, so the user is gone from users.
+  if (tableExists(db, 'user_activity')) {
+    prepared(
+      db,
+      'DELETE FROM user_activity WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = user_id)',
+    ).run();
+  }
   if (tableExists(db, 'mail_outbox')) {
     prepared(db, 'DELETE FROM mail_outbox WHERE recipient = ?').run(subject.email);
   }
