@@ -38,3 +38,28 @@ export function chainHash(previousHash: string, e: ChainedFields): string {
     ]),
   );
 }
+
+/** A stored events row, as SQLite gives it: the chained fields under their column names. */
+export interface StoredChainFields {
+  readonly seq: number;
+  readonly stream: string;
+  readonly version: number;
+  readonly type: string;
+  readonly schema_version: number;
+  readonly data_hash: string;
+  readonly meta: string;
+  readonly at: string;
+}
+
+/** The hash a stored row must carry after `previousHash` (verify and the start-up check). */
+export const storedRowHash = (previousHash: string, row: StoredChainFields): string =>
+  chainHash(previousHash, {
+    seq: row.seq,
+    stream: row.stream,
+    version: row.version,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    dataHash: row.data_hash,
+    meta: row.meta,
+    at: row.at,
+  });

@@ -6,8 +6,7 @@ export const LOG_SCHEMA_VERSION = 1;
 // seq is an INTEGER PRIMARY KEY without AUTOINCREMENT: duplicates are decided before
 // insert and nothing is ever deleted, so the sequence stays gap-free, but for the one
 // jump each restore records (SeqGap below).
-const DDL = `
-CREATE TABLE IF NOT EXISTS events (
+const EVENT_COLUMNS_DDL = `
   seq INTEGER PRIMARY KEY,
   stream TEXT NOT NULL,
   version INTEGER NOT NULL,
@@ -17,7 +16,16 @@ CREATE TABLE IF NOT EXISTS events (
   data_hash TEXT NOT NULL,
   meta TEXT NOT NULL,
   at TEXT NOT NULL,
-  hash TEXT NOT NULL,
+  hash TEXT NOT NULL`;
+
+/**
+ * The events table of a replay's scratch database: the same columns without the secondary
+ * indexes (projections look events up by seq only, and the scratch never appends).
+ */
+export const SCRATCH_EVENTS_DDL = `CREATE TABLE events (${EVENT_COLUMNS_DDL}\n) STRICT`;
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS_DDL},
   UNIQUE (stream, version)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS events_stream_seq ON events (stream, seq);

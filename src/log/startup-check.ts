@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { openDatabase, type Sqlite } from './database.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import type { EventRow } from './event-store.js';
-import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
+import { GENESIS_HASH, sha256Hex, storedRowHash } from './hash.js';
 import { inSeqGap, readSeqGaps } from './schema.js';
 
 /** How many of the newest events start-up rechecks; `verify` walks the whole log. */
@@ -92,16 +92,7 @@ export function checkChainTail(db: Sqlite, tail = CHAIN_TAIL): TailResult {
       problem = `seq ${row.seq}: data does not match its data_hash`;
       break;
     }
-    const expected = chainHash(previousHash, {
-      seq: row.seq,
-      stream: row.stream,
-      version: row.version,
-      type: row.type,
-      schemaVersion: row.schema_version,
-      dataHash: row.data_hash,
-      meta: row.meta,
-      at: row.at,
-    });
+    const expected = storedRowHash(previousHash, row);
     if (expected !== row.hash) {
       problem = `seq ${row.seq}: hash chain broken`;
       break;

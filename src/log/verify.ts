@@ -1,7 +1,7 @@
 import type { Sqlite } from './database.js';
 import type { EventRow } from './event-store.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
-import { chainHash, GENESIS_HASH, sha256Hex } from './hash.js';
+import { GENESIS_HASH, sha256Hex, storedRowHash } from './hash.js';
 import { readSeqGaps } from './schema.js';
 
 export interface LogProblem {
@@ -94,16 +94,7 @@ export function verifyLog(
       } else if (sha256Hex(row.data) !== row.data_hash) {
         problems.push({ seq: row.seq, problem: 'data does not match its data_hash' });
       }
-      const expectedHash = chainHash(previousHash, {
-        seq: row.seq,
-        stream: row.stream,
-        version: row.version,
-        type: row.type,
-        schemaVersion: row.schema_version,
-        dataHash: row.data_hash,
-        meta: row.meta,
-        at: row.at,
-      });
+      const expectedHash = storedRowHash(previousHash, row);
       if (expectedHash !== row.hash) {
         problems.push({ seq: row.seq, problem: 'hash chain broken' });
       }

@@ -8,6 +8,7 @@ import {
   inWriteTransaction,
   migrateLog,
   openDatabase,
+  SCRATCH_EVENTS_DDL,
   type Catalogue,
   type EventStore,
   type Sqlite,
@@ -87,21 +88,6 @@ export function removeDeadScratch(dir: string): number {
   }
   return removed;
 }
-
-// The events table without its secondary indexes: projections look events up by seq only,
-// and the scratch never appends.
-const SCRATCH_EVENTS_DDL = `CREATE TABLE events (
-  seq INTEGER PRIMARY KEY,
-  stream TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  schema_version INTEGER NOT NULL,
-  data TEXT NOT NULL,
-  data_hash TEXT NOT NULL,
-  meta TEXT NOT NULL,
-  at TEXT NOT NULL,
-  hash TEXT NOT NULL
-) STRICT`;
 
 const EVENT_COLUMNS = 'seq, stream, version, type, schema_version, data, data_hash, meta, at, hash';
 
