@@ -12,7 +12,7 @@ import { localeOf } from '../page.js';
 import { adminCsrfValid } from './session.js';
 import { takenLead } from './user-actions.js';
 import { adminTokenOf, generatedPassword, withFlash } from './user-tools.js';
-import type { UsersScope } from './users.js';
+import type { AdminScope } from './inventory.js';
 
 // CONTRACT.md §9 `/admin/create-user`: a confirmed account, with a password the admin
 // typed or one the server makes up and shows once.
@@ -41,7 +41,7 @@ function createProblem(form: CreateInput, generate: boolean): MessageKey | undef
 export function createUserRoutes(
   app: FastifyInstance,
   deps: WebDeps,
-  { signedIn, adminPage }: UsersScope,
+  { signedIn, adminPage }: AdminScope,
   oneTime: OneTimeSecrets,
 ) {
   const { users, configuredPublicUrl } = deps;

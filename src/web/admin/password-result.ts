@@ -4,7 +4,7 @@ import type { OneTimeSecrets } from '../../projections/admin-one-time-secrets.js
 import type { WebDeps } from '../index.js';
 import { adminApi } from './api-guard.js';
 import { adminTokenOf } from './user-tools.js';
-import type { UsersScope } from './users.js';
+import type { AdminScope } from './inventory.js';
 
 // CONTRACT.md §10, §11: the password the console generated last in this admin session,
 // shown once (as a page, or as JSON for a script), then gone; it expires after 5 minutes.
@@ -15,7 +15,7 @@ const expired = () =>
 export function passwordResultRoutes(
   app: FastifyInstance,
   deps: WebDeps,
-  { signedIn, adminPage }: UsersScope,
+  { signedIn, adminPage }: AdminScope,
   oneTime: OneTimeSecrets,
 ) {
   app.get('/admin/password-result', signedIn, async (request, reply) => {

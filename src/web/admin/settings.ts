@@ -92,19 +92,7 @@ interface FormValues {
   readonly testTo?: string;
 }
 
-export type SettingsScope = AdminScope & {
-  readonly adminPage: (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    page: string,
-    titleKey: MessageKey,
-    section: string,
-    data: Record<string, unknown>,
-    options?: RenderOptions,
-  ) => Promise<unknown>;
-};
-
-export function settingsRoutes(app: FastifyInstance, deps: WebDeps, scope: SettingsScope) {
+export function settingsRoutes(app: FastifyInstance, deps: WebDeps, scope: AdminScope) {
   const { settings } = deps;
   const { signedIn, adminPage, actions } = scope;
 

@@ -10,7 +10,7 @@ import { localeOf } from '../page.js';
 import { MAX_QUERY, ownEntry, pageUrl, trimmed } from './list-query.js';
 import { USER_FLASHES, userPageUrl, userView } from './user-tools.js';
 import { deviceView } from './inventory.js';
-import type { UsersScope } from './users.js';
+import type { AdminScope } from './inventory.js';
 
 // CONTRACT.md §9 and §11: one user's page: the account, its devices and vaults, and the
 // management forms (block, confirm, edit, reset password, delete), which the users list
@@ -30,7 +30,7 @@ const vaultView = (locale: Locale, now: Date, userId: string) => (v: AdminUserVa
   lastActivity: formatRelative(locale, v.last_activity, now),
 });
 
-export function userDetailRoutes(app: FastifyInstance, deps: WebDeps, scope: UsersScope) {
+export function userDetailRoutes(app: FastifyInstance, deps: WebDeps, scope: AdminScope) {
   const { db, clock } = deps;
   const { signedIn, adminPage, adminError } = scope;
 

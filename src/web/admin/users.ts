@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createAdminUserService } from '../../commands/admin-user-service.js';
 import { createOneTimeSecrets } from '../../projections/admin-one-time-secrets.js';
@@ -6,7 +6,7 @@ import { listUsersForAdmin, USER_SORTS, type UserSort } from '../../projections/
 import { field } from '../forms.js';
 import { translator, type MessageKey } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
-import { localeOf, type RenderOptions } from '../page.js';
+import { localeOf } from '../page.js';
 import { createUserRoutes } from './create-user.js';
 import type { AdminScope } from './inventory.js';
 import {
@@ -25,19 +25,6 @@ import { USER_FLASHES, userView } from './user-tools.js';
 
 // CONTRACT.md §9 and §11: the users page, each user's page with the actions, the create
 // form and the page that shows a generated password once.
-
-/** The console's scope, whose pages may also carry a status and a flash. */
-export type UsersScope = AdminScope & {
-  readonly adminPage: (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    page: string,
-    titleKey: MessageKey,
-    section: string,
-    data: Record<string, unknown>,
-    options?: RenderOptions,
-  ) => Promise<unknown>;
-};
 
 const UsersQuery = z.object({
   q: field.transform((q) => q.trim().slice(0, MAX_QUERY)),
@@ -71,7 +58,7 @@ const listValues = (q: UsersQueryOut) => ({
   per_page: q.per_page,
 });
 
-export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: UsersScope) {
+export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: AdminScope) {
   const { db, clock } = deps;
   const { signedIn, adminPage } = scope;
   const adminUsers = createAdminUserService(deps);
