@@ -28,6 +28,8 @@ import {
   pageUrl,
   pagingOf,
   trimmed,
+  PER_PAGE_CHOICES,
+  sortOptions,
 } from './list-query.js';
 
 // CONTRACT.md §9: the devices and vaults pages and the vault detail; the devices' row
@@ -182,11 +184,8 @@ export function inventoryRoutes(app: FastifyInstance, deps: WebDeps, scope: Admi
           { value: 'active', label: t('adminStatusActive') },
           { value: 'revoked', label: t('adminStatusRevoked') },
         ],
-        sorts: (Object.keys(DEVICE_SORTS) as DeviceSort[]).map((value) => ({
-          value,
-          label: t(sortLabels[value]),
-        })),
-        perPages: [10, 25, 50, 100],
+        sorts: sortOptions(t, DEVICE_SORTS, sortLabels),
+        perPages: PER_PAGE_CHOICES,
         filtered: Boolean(query.q || query.user || query.vault || query.version || query.status),
         paging: pagingOf(t, '/admin/devices', list, total),
       },
@@ -218,11 +217,8 @@ export function inventoryRoutes(app: FastifyInstance, deps: WebDeps, scope: Admi
       query,
       total,
       count: t('adminVaultsCount', { shown: String(rows.length), total: String(total) }),
-      sorts: (Object.keys(VAULT_SORTS) as VaultSort[]).map((value) => ({
-        value,
-        label: t(sortLabels[value]),
-      })),
-      perPages: [10, 25, 50, 100],
+      sorts: sortOptions(t, VAULT_SORTS, sortLabels),
+      perPages: PER_PAGE_CHOICES,
       filtered: Boolean(query.q || query.user),
       paging: pagingOf(t, '/admin/vaults', query, total),
     });

@@ -1,5 +1,5 @@
 import { field } from '../forms.js';
-import type { Translate } from '../i18n/index.js';
+import type { MessageKey, Translate } from '../i18n/index.js';
 
 // Query-string parsing and paging shared by the console's lists (CONTRACT.md §9): bad
 // values fall back to defaults, never a 500; free text is trimmed to 160 characters.
@@ -7,6 +7,15 @@ import type { Translate } from '../i18n/index.js';
 export const MAX_QUERY = 160;
 export const DEFAULT_PER_PAGE = 25;
 export const MAX_PER_PAGE = 100;
+/** The page sizes a list's select offers. */
+export const PER_PAGE_CHOICES = [10, 25, 50, 100] as const;
+
+/** A list's sort select: its whitelisted sorts in their order, each labelled. */
+export const sortOptions = <S extends string>(
+  t: Translate,
+  sorts: Readonly<Record<S, unknown>>,
+  labels: Readonly<Record<S, MessageKey>>,
+) => (Object.keys(sorts) as S[]).map((value) => ({ value, label: t(labels[value]) }));
 
 /** Whole numbers within bounds; anything else is the default, never a 500. */
 export const bounded = (min: number, max: number, fallback: number) =>

@@ -17,6 +17,8 @@ import {
   oneOf,
   ownEntry,
   pagingOf,
+  PER_PAGE_CHOICES,
+  sortOptions,
 } from './list-query.js';
 import { passwordResultRoutes } from './password-result.js';
 import { userActions } from './user-actions.js';
@@ -94,11 +96,8 @@ export function usersRoutes(app: FastifyInstance, deps: WebDeps, scope: AdminSco
           { value: 'blocked', label: t('adminStatusBlocked') },
           { value: 'unconfirmed', label: t('adminStatusUnconfirmed') },
         ],
-        sorts: (Object.keys(USER_SORTS) as UserSort[]).map((value) => ({
-          value,
-          label: t(SORT_LABELS[value]),
-        })),
-        perPages: [10, 25, 50, 100],
+        sorts: sortOptions(t, USER_SORTS, SORT_LABELS),
+        perPages: PER_PAGE_CHOICES,
         filtered: Boolean(query.q || query.status),
         paging: pagingOf(t, '/admin/users', listValues(query), total),
       },
