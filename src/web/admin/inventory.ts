@@ -28,6 +28,7 @@ import {
   pageUrl,
   pagingOf,
   trimmed,
+  ownEntry,
   PER_PAGE_CHOICES,
   sortOptions,
 } from './list-query.js';
@@ -159,10 +160,7 @@ export function inventoryRoutes(app: FastifyInstance, deps: WebDeps, scope: Admi
       last_seen: 'adminColLastSeen',
       created: 'adminColPaired',
     };
-    // Own keys only: `?flash=constructor` must not reach the translator.
-    const flashKey = Object.hasOwn(DEVICE_FLASHES, query.flash)
-      ? DEVICE_FLASHES[query.flash as keyof typeof DEVICE_FLASHES]
-      : undefined;
+    const flashKey = ownEntry<MessageKey>(DEVICE_FLASHES, query.flash);
     const flash = flashKey
       ? { flash: { kind: 'info' as const, key: flashKey, params: { name: query.who } } }
       : {};
