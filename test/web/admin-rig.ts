@@ -1,7 +1,7 @@
 import { afterEach, expect } from 'vitest';
 import { createPasswordHasher } from '../../src/security/passwords.js';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/sync-app.js';
-import { hiddenFields, WebClient } from './browser-client.js';
+import { WebClient } from './browser-client.js';
 
 export const ADMIN = 'root';
 export const ADMIN_PASSWORD = 'admin password on file';
@@ -40,14 +40,4 @@ export async function adminBrowser(server: TestServer, headers: Record<string, s
   expect(res.statusCode, res.body).toBe(303);
   expect(res.headers.location).toBe('/admin/dashboard');
   return client;
-}
-
-/** The row form of one user on the users page, with its hidden fields. */
-export async function actionFields(client: WebClient, page: string, username: string) {
-  const html = (await client.get(page)).body;
-  const row = html
-    .split('<tr>')
-    .find((r) => r.includes(`<th scope="row" class="user-name">${username}</th>`));
-  expect(row, `row of ${username}`).toBeDefined();
-  return hiddenFields(row!);
 }
