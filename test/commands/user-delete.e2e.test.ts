@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CATALOGUE, verifyLog } from '../../src/log/index.js';
 import { PROJECTIONS } from '../../src/projections/index.js';
 import { replayProjections } from '../../src/projections/rebuild.js';
+import { filesContaining } from '../helpers/data-dir.js';
 import { dumpTables } from '../helpers/db-dump.js';
 import {
   pair,
@@ -27,20 +26,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-/** Every file of the data directory that contains one of `needles`, with the needle. */
-const filesContaining = (dir: string, needles: readonly string[]) =>
-  filesUnder(dir).flatMap((file) => {
-    const bytes = readFileSync(file);
-    return needles.filter((n) => bytes.includes(Buffer.from(n))).map((n) => `${file}: ${n}`);
-  });
 
 const projectionTables = PROJECTIONS.flatMap((p) => p.tables);
 

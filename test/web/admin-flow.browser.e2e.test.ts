@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOGUE, verifyLog } from '../../src/log/index.js';
 import { replayProjections } from '../../src/projections/rebuild.js';
 import { blobPath, sha256Of, writeFileAged } from '../commands/cleanup-fixtures.js';
+import { filesContaining } from '../helpers/data-dir.js';
 import {
   launchBrowser,
   lookContext,
@@ -34,19 +34,6 @@ beforeAll(async () => {
   browser = await launchBrowser();
 });
 afterAll(async () => browser.close());
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-const filesContaining = (dir: string, needles: readonly string[]) =>
-  filesUnder(dir).flatMap((file) => {
-    const bytes = readFileSync(file);
-    return needles.filter((n) => bytes.includes(Buffer.from(n))).map((n) => `${file}: ${n}`);
-  });
 
 // One look per language: the sections' own browser tests go through all four.
 const FLOW_LOOKS = [LOOKS[0], LOOKS[2]] as const;
