@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,8 @@ export interface SyncLoadFigures {
   /** CPU per pushed op (µs): the server process (all its threads) and the load generator. */
   readonly pushCpuUsPerOp: number | undefined;
   readonly pushClientCpuUsPerOp: number;
+  /** Bytes of the database file (and WAL, if any was left) per pushed op, after shutdown. */
+  readonly diskBytesPerOp: number;
 }
 
 async function freePort(): Promise<number> {
@@ -104,10 +106,18 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
     baseUrl,
     child,
     tokens,
-    async stop() {
+    dataDir,
+    /** Stops the server; answers the bytes its database (and any WAL left) took on disk. */
+    async stop(): Promise<number> {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
+      const db = join(dataDir, 'server.db');
+      const bytes = [db, `${db}-wal`].reduce(
+        (sum, f) => sum + (existsSync(f) ? statSync(f).size : 0),
+        0,
+      );
       rmSync(dataDir, { recursive: true, force: true });
+      return bytes;
     },
   };
 }
@@ -169,6 +179,7 @@ async function pushPhase(baseUrl: string, tokens: string[], opts: SyncLoadOption
  */
 export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promise<SyncLoadFigures> {
   const server = await startBenchServer(binary, opts.devices + 1);
+  let figures: Omit<SyncLoadFigures, 'diskBytesPerOp'>;
   try {
     const tokens = server.tokens.slice(0, opts.devices);
     const reader = server.tokens[opts.devices]!;
@@ -187,7 +198,7 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     if (pull100.ops !== pushed.ops || pull1000.ops !== pushed.ops) {
       throw new Error(`pulled ${pull100.ops} / ${pull1000.ops} ops of ${pushed.ops} pushed`);
     }
-    return {
+    figures = {
       pushOpsPerSec: Math.round(pushed.opsPerSec),
       pushP50Ms: Number(pushed.p50.toFixed(1)),
       pushP99Ms: Number(pushed.p99.toFixed(1)),
@@ -207,7 +218,11 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
           : Number(((cpu1 - cpu0) / 1000 / pushed.ops).toFixed(1)),
       pushClientCpuUsPerOp: Number(pushed.clientCpuUsPerOp.toFixed(1)),
     };
-  } finally {
+  } catch (err) {
     await server.stop();
+    throw err;
   }
+  // After the server's shutdown: what the log and its projections keep on disk per op.
+  const diskBytes = await server.stop();
+  return { ...figures, diskBytesPerOp: Math.round(diskBytes / figures.pushedOps) };
 }

@@ -7,7 +7,8 @@ import { runSyncLoad, startBenchServer } from './sync-load.js';
 const OWN_BINARY = new URL('../../bin/verstak-sync-server', import.meta.url).pathname;
 
 // The original Go server on this machine (the issue's figures), for the side-by-side.
-const ORIGINAL = { push: 14_000, pull100: 65_000, upload: 140, download: 400 };
+// bytesPerOp: 287 MB for 400,000 pushed ops of ~200-byte payloads, as the issue quotes it.
+const ORIGINAL = { push: 14_000, pull100: 65_000, upload: 140, download: 400, bytesPerOp: 717 };
 
 async function run(options: BenchOptions): Promise<SectionResult> {
   const seconds = options.quick ? 3 : 10;
@@ -84,6 +85,13 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       what: 'ops pulled in each pass',
       ours: load.pushedOps,
       original: '',
+      ceiling: '',
+      share: '',
+    },
+    {
+      what: 'bytes on disk per pushed op (database after shutdown)',
+      ours: load.diskBytesPerOp,
+      original: ORIGINAL.bytesPerOp,
       ceiling: '',
       share: '',
     },

@@ -184,6 +184,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupSummar
         head_seq: snapshot.position.headSeq,
         chain_head: snapshot.position.chainHead,
         epoch: snapshot.position.epoch,
+        format: snapshot.position.logFormat,
       },
       ...(missing.length > 0 ? { missing_blobs: missing } : {}),
       files,

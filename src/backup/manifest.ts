@@ -37,6 +37,8 @@ export const ManifestSchema = z.object({
     chain_head: sha256,
     /** The epoch of the server the copy was taken from; a restore starts a new one. */
     epoch: z.string(),
+    /** The log's storage format (LOG_FORMAT_VERSION); archives from before it was recorded hold 1. */
+    format: z.number().int().positive().default(1),
   }),
   /** Blobs the database lists but the data directory lacked (`--allow-missing-blobs`). */
   missing_blobs: z.array(sha256).optional(),

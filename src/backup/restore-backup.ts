@@ -12,7 +12,15 @@ import {
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { randomIds } from '../ids.js';
-import { CATALOGUE, openDatabase, readEpoch, recordRestore, verifyLog } from '../log/index.js';
+import {
+  CATALOGUE,
+  LOG_FORMAT_VERSION,
+  LogFormatError,
+  openDatabase,
+  readEpoch,
+  recordRestore,
+  verifyLog,
+} from '../log/index.js';
 import { replayProjections } from '../projections/rebuild.js';
 import { databaseFileOf, openRuntime } from '../runtime.js';
 import { unpackVerified } from './archive-read.js';
@@ -126,9 +134,17 @@ function checkRestoredLog(
   archive: string,
   onProgress: (done: number, total: number) => void,
 ) {
+  if (manifest.log.format > LOG_FORMAT_VERSION) {
+    throw new LogFormatError(manifest.log.format, archive);
+  }
   const db = openDatabase(databaseFileOf(scratch), { mustExist: true });
   try {
     const result = verifyLog(db, onProgress);
+    if (result.format !== manifest.log.format) {
+      throw new Error(
+        `${archive}: the database is in log format ${result.format}, the manifest says ${manifest.log.format}: the archive is inconsistent`,
+      );
+    }
     const first = result.problems[0];
     if (first || result.integrity.length > 0) {
       throw new Error(

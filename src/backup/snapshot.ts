@@ -1,5 +1,12 @@
 import { statSync } from 'node:fs';
-import { GENESIS_HASH, openDatabase, readEpoch } from '../log/index.js';
+import {
+  GENESIS_HASH,
+  LOG_FORMAT_VERSION,
+  LogFormatError,
+  openDatabase,
+  readEpoch,
+  readSchemaVersion,
+} from '../log/index.js';
 import { fsyncParent, fsyncPath } from './fsync.js';
 
 /** Where a copy of the log stands: what the manifest records and restore checks. */
@@ -7,6 +14,8 @@ export interface LogPosition {
   readonly headSeq: number;
   readonly chainHead: string;
   readonly epoch: string;
+  /** The log's storage format (LOG_FORMAT_VERSION when this server wrote it). */
+  readonly logFormat: number;
 }
 
 export interface DatabaseSnapshot {
@@ -40,7 +49,11 @@ export async function snapshotDatabase(
       headSeq: head?.seq ?? 0,
       chainHead: head?.hash ?? GENESIS_HASH,
       epoch: readEpoch(db),
+      logFormat: readSchemaVersion(db),
     };
+    if (position.logFormat > LOG_FORMAT_VERSION) {
+      throw new LogFormatError(position.logFormat, source);
+    }
     const blobs = db.prepare('SELECT sha256, size FROM blobs ORDER BY sha256').all() as {
       sha256: string;
       size: number;

@@ -10,7 +10,9 @@ export async function verify(opts: { data?: string }): Promise<void> {
   try {
     const result = verifyLog(db, stderrProgress('verifying'));
     if (result.problems.length === 0 && result.integrity.length === 0) {
-      process.stdout.write(`${result.events} events, chain intact, integrity ok\n`);
+      process.stdout.write(
+        `${result.events} events, chain intact, integrity ok (log format ${result.format})\n`,
+      );
       return;
     }
     process.exitCode = 1;

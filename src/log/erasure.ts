@@ -82,7 +82,7 @@ export function findUserContent(db: Sqlite, subject: ErasureSubject): number[] {
  * UserDeleted event at `by`, inside the transaction that appended it.
  */
 export function redactEvents(db: Sqlite, ranges: readonly SeqRange[], by: number): number {
-  const update = db.prepare('UPDATE events SET data = ? WHERE seq BETWEEN ? AND ? AND seq < ?');
+  const update = db.prepare('UPDATE log_events SET data = ? WHERE seq BETWEEN ? AND ? AND seq < ?');
   const marker = redactionMarker(by);
   let changed = 0;
   for (const [from, to] of ranges) changed += update.run(marker, from, to, by).changes;

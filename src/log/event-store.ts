@@ -64,11 +64,21 @@ export interface EventStore {
 }
 
 export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
-  const headStmt = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
-  const versionStmt = db.prepare('SELECT max(version) FROM events WHERE stream = ?').pluck();
+  // Appends and the head read the tables of the storage format (schema.ts) directly; reads
+  // of whole rows go through the `events` view, which shows them as the chain defines them.
+  const headStmt = db.prepare('SELECT seq, hash FROM log_events ORDER BY seq DESC LIMIT 1');
+  const streamIdStmt = db.prepare('SELECT id FROM log_streams WHERE name = ?').pluck();
+  const insertStreamStmt = db.prepare('INSERT INTO log_streams (name) VALUES (?)');
+  const typeIdStmt = db.prepare('SELECT id FROM log_types WHERE name = ?').pluck();
+  const insertTypeStmt = db.prepare('INSERT INTO log_types (name) VALUES (?)');
+  const insertCommitStmt = db.prepare('INSERT INTO log_commits (meta, at) VALUES (?, ?)');
+  // A stream's versions grow with seq, so its last event holds its version.
+  const versionStmt = db
+    .prepare('SELECT version FROM log_events WHERE stream = ? ORDER BY seq DESC LIMIT 1')
+    .pluck();
   const insertStmt = db.prepare(
-    `INSERT INTO events (seq, stream, version, type, schema_version, data, data_hash, meta, at, hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO log_events (seq, stream, version, type, schema_version, commit_id, data_hash, hash, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   // LIMIT ? + 0: with a bare bound LIMIT, SQLite re-prepares the statement on every run.
   const rangeStmt = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ? + 0');
@@ -91,7 +101,10 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
     }
   };
 
-  const streamVersion = (stream: string): number => (versionStmt.get(stream) as number | null) ?? 0;
+  const streamId = (stream: string) => streamIdStmt.get(stream) as number | undefined;
+  const versionOf = (id: number | undefined): number =>
+    id === undefined ? 0 : ((versionStmt.get(id) as number | undefined) ?? 0);
+  const streamVersion = (stream: string): number => versionOf(streamId(stream));
 
   // After a restore the log resumes past a recorded gap (schema.ts SeqGap), so no new
   // event reuses a seq that devices may have seen from the lost server.
@@ -100,19 +113,33 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
     seqGaps().find((g) => g.after === head)?.resumeAfter ?? head;
 
   const appendNow = (requests: readonly AppendRequest[], meta: EventMeta, at: Date) => {
-    const headRow = headStmt.get() as { seq: number; hash: string } | undefined;
+    const headRow = headStmt.get() as { seq: number; hash: Buffer } | undefined;
     let seq = nextAfter(headRow?.seq ?? 0);
-    let previousHash = headRow?.hash ?? GENESIS_HASH;
+    let previousHash = headRow ? headRow.hash.toString('hex') : GENESIS_HASH;
     // Projections applied live must see the meta a replay reads back: unknown keys
     // dropped by the schema, undefined ones dropped by JSON.
     const metaText = JSON.stringify(EventMetaSchema.parse(meta));
     const storedMeta = JSON.parse(metaText) as EventMeta;
     const atText = at.toISOString();
+    // One commit row for all the events of this append; none for an append of nothing.
+    let commitId: number | undefined;
+    // Per append only: an id inserted here is gone again if the transaction rolls back.
+    const typeIds = new Map<string, number>();
+    const typeId = (type: string): number => {
+      let id = typeIds.get(type) ?? (typeIdStmt.get(type) as number | undefined);
+      id ??= Number(insertTypeStmt.run(type).lastInsertRowid);
+      typeIds.set(type, id);
+      return id;
+    };
     const recorded: RecordedEvent[] = [];
     for (const request of requests) {
-      let version = streamVersion(request.stream);
+      let id = streamId(request.stream);
+      let version = versionOf(id);
       if (request.expectedVersion !== undefined && request.expectedVersion !== version) {
         throw new ConcurrencyError(request.stream, request.expectedVersion, version);
+      }
+      if (request.events.length > 0 && id === undefined) {
+        id = Number(insertStreamStmt.run(request.stream).lastInsertRowid);
       }
       for (const event of request.events) {
         const encoded = catalogue.encode(event.type, event.data);
@@ -131,17 +158,17 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
           at: atText,
         };
         const hash = chainHash(previousHash, fields);
+        commitId ??= Number(insertCommitStmt.run(metaText, atText).lastInsertRowid);
         insertStmt.run(
           seq,
-          request.stream,
+          id,
           version,
-          event.type,
+          typeId(event.type),
           encoded.schemaVersion,
+          commitId,
+          Buffer.from(dataHash, 'hex'),
+          Buffer.from(hash, 'hex'),
           dataText,
-          dataHash,
-          metaText,
-          atText,
-          hash,
         );
         previousHash = hash;
         recorded.push({

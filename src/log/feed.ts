@@ -3,7 +3,7 @@ import type { Sqlite } from './database.js';
 
 /**
  * The sync feed: a vault's OperationPushed events after a sequence, read through the
- * (stream, seq) index. The op is the last key of the stored data, in wire form, so each
+ * (stream, seq) index of the log's table (schema.ts). The op is the last key of the stored data, in wire form, so each
  * op is cut out of the stored text and prefixed with its server_sequence: no parse, no
  * re-serialisation. Inside JSON strings every quote is escaped, so the first `,"op":{`
  * outside them is the key itself. Written for OperationPushed v1; a new version of that
@@ -36,8 +36,9 @@ export function createFeedReader(db: Sqlite) {
   // re-prepares the statement each time the parameter is bound (every run) — about a fifth
   // of the cost of reading a page of 100. An expression is only evaluated.
   const page = db.prepare(`
-    SELECT seq, data FROM events
-    WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
+    SELECT seq, data FROM log_events
+    WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
+      AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')
     ORDER BY seq
     LIMIT ? + 0`);
   // Rows as [seq, data] arrays: an object per row costs property stores and shape
@@ -52,14 +53,18 @@ export function createFeedReader(db: Sqlite) {
     db
       .prepare(
         `
-    SELECT seq, data FROM events
-    WHERE stream = ? AND seq > ? AND type = 'OperationPushed'
-      AND NOT EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = events.seq)
+    SELECT seq, data FROM log_events e
+    WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
+      AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')
+      AND NOT EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = e.seq)
     ORDER BY seq
     LIMIT ? + 0`,
       )
       .raw(true);
-  const one = db.prepare(`SELECT data FROM events WHERE seq = ? AND type = 'OperationPushed'`);
+  const one = db.prepare(
+    `SELECT data FROM log_events
+     WHERE seq = ? AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')`,
+  );
   return {
     /** The op an OperationPushed event stored, in wire form; undefined for any other seq. */
     op(seq: number): Record<string, unknown> | undefined {

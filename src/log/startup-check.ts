@@ -3,7 +3,13 @@ import { openDatabase, type Sqlite } from './database.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import type { EventRow } from './event-store.js';
 import { GENESIS_HASH, sha256Hex, storedRowHash } from './hash.js';
-import { inSeqGap, readSeqGaps } from './schema.js';
+import {
+  inSeqGap,
+  LOG_FORMAT_VERSION,
+  LogFormatError,
+  readSchemaVersion,
+  readSeqGaps,
+} from './schema.js';
 
 /** How many of the newest events start-up rechecks; `verify` walks the whole log. */
 export const CHAIN_TAIL = 1_000;
@@ -25,9 +31,11 @@ export interface StartupCheckReport {
   readonly checked: number;
 }
 
+// `events` is a table in format 1 and a view over the log's tables since (schema.ts).
 const hasTable = (db: Sqlite, name: string) =>
-  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !==
-  undefined;
+  db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?")
+    .get(name) !== undefined;
 
 /** Why the UserDeleted event at `by` does not vouch for erasing `seq`, or undefined if it does. */
 function erasureProblem(db: Sqlite, seq: number, by: number): string | undefined {
@@ -140,6 +148,10 @@ export function checkDatabaseAtStartup(
       quick = db.pragma('quick_check', { simple: true }) as string;
     } catch (err) {
       quick = (err as Error).message;
+    }
+    const format = readSchemaVersion(db);
+    if (format > LOG_FORMAT_VERSION) {
+      throw new StartupCheckError(new LogFormatError(format, file).message);
     }
     if (quick !== 'ok') {
       throw new StartupCheckError(

@@ -2,7 +2,7 @@ import type { Sqlite } from './database.js';
 import type { EventRow } from './event-store.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import { GENESIS_HASH, sha256Hex, storedRowHash } from './hash.js';
-import { readSeqGaps } from './schema.js';
+import { LOG_FORMAT_VERSION, LogFormatError, readSchemaVersion, readSeqGaps } from './schema.js';
 
 export interface LogProblem {
   readonly seq: number;
@@ -10,6 +10,8 @@ export interface LogProblem {
 }
 
 export interface VerifyResult {
+  /** The storage format the log was found in (schema.ts LOG_FORMAT_VERSION). */
+  readonly format: number;
   readonly events: number;
   readonly problems: readonly LogProblem[];
   readonly integrity: readonly string[];
@@ -56,6 +58,9 @@ export function verifyLog(
   onProgress: (done: number, total: number) => void = () => {},
   maxProblems = 20,
 ): VerifyResult {
+  // Format 1 reads through the same columns; a newer one may not mean what this code checks.
+  const format = readSchemaVersion(db);
+  if (format > LOG_FORMAT_VERSION) throw new LogFormatError(format, db.name);
   const problems: LogProblem[] = [];
   const total = (db.prepare('SELECT count(*) FROM events').pluck().get() as number) ?? 0;
   const page = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ? + 0');
@@ -109,5 +114,5 @@ export function verifyLog(
   const integrity = (db.pragma('integrity_check') as { integrity_check: string }[])
     .map((r) => r.integrity_check)
     .filter((r) => r !== 'ok');
-  return { events: done, problems, integrity };
+  return { format, events: done, problems, integrity };
 }

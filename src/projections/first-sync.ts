@@ -59,8 +59,8 @@ export function createFirstSyncs(db: Sqlite, payloadAt: (seq: number) => string)
   // Through the log's (stream, seq) index; payloads are read only where the plan asks.
   const vaultOps = db.prepare(`
     SELECT v.seq, v.entity_type, v.entity_id, v.op_type, v.path
-    FROM events e JOIN vault_ops v ON v.seq = e.seq
-    WHERE e.stream = ? AND e.seq <= ? ORDER BY e.seq`);
+    FROM log_events e JOIN vault_ops v ON v.seq = e.seq
+    WHERE e.stream = (SELECT id FROM log_streams WHERE name = ?) AND e.seq <= ? ORDER BY e.seq`);
   const rows = db.prepare(`
     SELECT seq, kind, path, source FROM first_sync_ops
     WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ? + 0`);

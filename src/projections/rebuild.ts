@@ -8,7 +8,6 @@ import {
   inWriteTransaction,
   migrateLog,
   openDatabase,
-  SCRATCH_EVENTS_DDL,
   type Catalogue,
   type EventStore,
   type Sqlite,
@@ -89,19 +88,19 @@ export function removeDeadScratch(dir: string): number {
   return removed;
 }
 
-const EVENT_COLUMNS = 'seq, stream, version, type, schema_version, data, data_hash, meta, at, hash';
-
 /**
- * Copies the live log into the scratch with one INSERT … SELECT: one statement, so one
+ * Copies the live log's tables into the scratch with INSERT … SELECT in one transaction: one
  * snapshot of a log a server may be appending to, and no row crosses into JavaScript.
  */
 function copyLog(liveDb: Sqlite, db: Sqlite): number {
   if (liveDb.memory) return copyEvents(liveDb, db).lastSeq;
   db.prepare('ATTACH DATABASE ? AS replay_live').run(liveDb.name);
   try {
-    db.exec(
-      `INSERT INTO main.events (${EVENT_COLUMNS}) SELECT ${EVENT_COLUMNS} FROM replay_live.events ORDER BY seq`,
-    );
+    db.transaction(() => {
+      for (const table of ['log_streams', 'log_types', 'log_commits', 'log_events']) {
+        db.exec(`INSERT INTO main.${table} SELECT * FROM replay_live.${table} ORDER BY rowid`);
+      }
+    })();
   } finally {
     db.exec('DETACH DATABASE replay_live');
   }
@@ -124,9 +123,8 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
     db.pragma('secure_delete = OFF');
     db.pragma('temp_store = MEMORY');
     db.pragma(`cache_size = -${CACHE_KIB}`);
-    db.exec(SCRATCH_EVENTS_DDL);
     migrateLog(db, () => 'scratch');
-    db.exec('DROP INDEX IF EXISTS events_stream_seq');
+    db.exec('DROP INDEX IF EXISTS log_events_stream');
     const lastSeq = copyLog(liveDb, db);
     const projector = createProjector(
       db,

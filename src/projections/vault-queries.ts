@@ -15,8 +15,8 @@ const reader = (db: Sqlite) => ({
   opsAfter: prepared(
     db,
     `SELECT v.op_id, v.device_id, v.op_type, v.seq, v.entity_type, v.entity_id
-     FROM events e JOIN vault_ops v ON v.seq = e.seq
-     WHERE e.stream = ? AND e.seq > ? ORDER BY e.seq`,
+     FROM log_events e JOIN vault_ops v ON v.seq = e.seq
+     WHERE e.stream = (SELECT id FROM log_streams WHERE name = ?) AND e.seq > ? ORDER BY e.seq`,
   ),
   answer: prepared(
     db,

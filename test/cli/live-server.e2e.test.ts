@@ -116,7 +116,7 @@ describe('operator commands against a running server', () => {
 
     const verify = await runCli(['verify', '--data', dataDir]);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toBe('2 events, chain intact, integrity ok\n');
+    expect(verify.stdout).toBe('2 events, chain intact, integrity ok (log format 2)\n');
 
     const check = await runCli(['replay', '--data', dataDir, '--check']);
     expect(check.code).toBe(0);

@@ -132,7 +132,7 @@ describe('a damaged log at start-up', () => {
   it("refuses to start when the newest event's data was altered, and opens no port", async () => {
     const dir = freshCopy();
     const head = headSeq(dir);
-    tamper(dir, "UPDATE events SET data = json_set(data, '$.tampered', 1) WHERE seq = ?", head);
+    tamper(dir, "UPDATE log_events SET data = json_set(data, '$.tampered', 1) WHERE seq = ?", head);
     const before = dbDigests(dir);
     const result = await startRefused(dir);
     expect(result.code).not.toBe(0);
@@ -170,7 +170,7 @@ describe('a damaged log at start-up', () => {
   it('refuses a log whose newest event is missing its predecessor (a gap)', async () => {
     const dir = freshCopy();
     const head = headSeq(dir);
-    tamper(dir, 'DELETE FROM events WHERE seq = ?', head - 1);
+    tamper(dir, 'DELETE FROM log_events WHERE seq = ?', head - 1);
     const result = await startRefused(dir);
     expect(result.code).not.toBe(0);
     expect(result.portOpened).toBe(false);

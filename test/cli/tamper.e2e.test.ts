@@ -48,7 +48,7 @@ describe('verify', () => {
   it('passes an untouched log', async () => {
     const result = await runCli(['verify', '--data', freshCopy()]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('4 events, chain intact, integrity ok\n');
+    expect(result.stdout).toBe('4 events, chain intact, integrity ok (log format 2)\n');
   });
 
   it('names the seq whose data was altered', async () => {

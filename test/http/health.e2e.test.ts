@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LOG_SCHEMA_VERSION } from '../../src/log/index.js';
+import { LOG_FORMAT_VERSION } from '../../src/log/index.js';
 import { expectSecurityHeaders, useApps } from '../helpers/app.js';
 
 const openApp = useApps();
@@ -34,7 +34,7 @@ describe.each(['/api/v1/health', '/readyz'])('GET %s', (url) => {
       build_commit: 'unknown',
       database_reachable: true,
       blob_storage_writable: true,
-      schema_version: LOG_SCHEMA_VERSION,
+      schema_version: LOG_FORMAT_VERSION,
       server_time: '2026-07-10T12:00:00Z',
     });
     expect(body.server_time).toMatch(SECOND_PRECISION_UTC);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CATALOGUE,
   createEventStore,
+  LOG_FORMAT_VERSION,
   migrateLog,
   openDatabase,
   startCheckpointer,
@@ -106,6 +107,7 @@ describe('the WAL checkpoint worker', () => {
 
     expect(store.head()).toBe(CHUNKS * COMMITS_PER_CHUNK);
     expect(verifyLog(db)).toEqual({
+      format: LOG_FORMAT_VERSION,
       events: CHUNKS * COMMITS_PER_CHUNK,
       problems: [],
       integrity: [],

@@ -87,13 +87,13 @@ describe('hash chain', () => {
     const { db } = logOf(12);
     const progress: [number, number][] = [];
     const result = verifyLog(db, (done, total) => progress.push([done, total]));
-    expect(result).toEqual({ events: 12, problems: [], integrity: [] });
+    expect(result).toEqual({ format: 2, events: 12, problems: [], integrity: [] });
     expect(progress.at(-1)).toEqual([12, 12]);
   });
 
   it('verifies an empty log', () => {
     const { db } = logOf(0);
-    expect(verifyLog(db)).toEqual({ events: 0, problems: [], integrity: [] });
+    expect(verifyLog(db)).toEqual({ format: 2, events: 0, problems: [], integrity: [] });
   });
 
   it('reports changed data alone as a data digest mismatch, the chain intact', () => {

@@ -119,7 +119,7 @@ describe('the audit queries', () => {
       /USING (COVERING )?INDEX audit_index_severity /,
     );
     expect(planOf({ type: 'OperationPushed', userId: alice })).toMatch(
-      /SEARCH events USING INDEX events_stream_seq \(stream=\? AND seq>\? AND seq<\?\)/,
+      /SEARCH e USING INDEX log_events_stream \(stream=\? AND seq>\? AND seq<\?\)/,
     );
   });
 
