@@ -6,6 +6,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/log/index.js';
 import { fileSystemOf, fsyncLatencyMs } from './bench/fixture.js';
+import { backupSection } from './bench/backup.js';
 import { logSection } from './bench/log-append.js';
 import { parseBenchArgs, USAGE } from './bench/options.js';
 import { blobSection } from './bench/blob-section.js';
@@ -23,6 +24,7 @@ const SECTIONS: readonly Section[] = [
   firstSyncSection,
   blobSection,
   webSection,
+  backupSection,
 ];
 
 function sqliteVersion(): string {

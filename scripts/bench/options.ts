@@ -86,6 +86,7 @@ Default sizes: ${FULL_SIZES.join(', ')} events (--quick: ${QUICK_SIZES.join(', '
                  build/bin/verstak-sync-server) instead of this build's, for A/B runs
 --baseline PATH  first-sync: also run a new device's first sync against this built server
                  entry (e.g. the commit before first syncs) on an identically pushed vault
+                 backup: run every other backup with this build's CLI instead (A/B)
 --scale F        web: seed this fraction of 10k users, 20k devices, 1M ops, 200k other
                  events (default 1, --quick 0.1); the seeded directory is kept in .bench-data/
 --rounds N       web: timed requests per route (default 30, --quick 10)

@@ -10,6 +10,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -18,7 +19,8 @@ import { databaseFileOf } from '../runtime.js';
 import { secretKeyFileOf } from '../security/secret-box.js';
 import { readBuildInfo } from '../version.js';
 import { tarBytesOf, writeTarGz } from './archive-write.js';
-import { fsyncParent, fsyncPath } from './fsync.js';
+import { fsyncParent } from './fsync.js';
+import { memoryScratchDir, removeStaleScratch } from './memory-scratch.js';
 import {
   blobArchivePath,
   FORMAT,
@@ -40,6 +42,8 @@ export interface BackupOptions {
   readonly allowMissingBlobs?: boolean;
   readonly now?: () => Date;
   readonly onProgress?: (phase: BackupPhase, done: number, total: number) => void;
+  /** Copy the database into RAM (/dev/shm) when there is room; default true. */
+  readonly memoryScratch?: boolean;
 }
 
 export interface BackupSummary {
@@ -91,6 +95,12 @@ function stageBlob(from: string, to: string): void {
 
 const STAGING_PREFIX = 'backup-';
 
+/** The database and its WAL: an upper bound of what the copy will take. */
+function databaseBytesOf(database: string): number {
+  const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+  return size(database) + size(`${database}-wal`);
+}
+
 /** Staging folders of backups that were killed hold a database-sized copy: remove them. */
 function removeStaleStaging(tmpDir: string): void {
   for (const name of readdirSync(tmpDir)) {
@@ -106,7 +116,8 @@ function removeStaleStaging(tmpDir: string): void {
  * An online backup: a consistent copy of the database, config.yml, the secret key and
  * every blob the copied database knows, in one .tar.gz whose first entry is a manifest
  * with each file's size and sha256. Staging happens in `<data>/tmp` (blobs are hard
- * links there); the archive appears under its name only once complete and fsynced.
+ * links there; the database copy is in RAM when there is room); the archive appears under
+ * its name only once complete and fsynced.
  */
 export async function createBackup(options: BackupOptions): Promise<BackupSummary> {
   const started = performance.now();
@@ -126,11 +137,19 @@ export async function createBackup(options: BackupOptions): Promise<BackupSummar
   const tmpDir = join(dataDir, 'tmp');
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   removeStaleStaging(tmpDir);
+  removeStaleScratch();
   const staging = mkdtempSync(join(tmpDir, `${STAGING_PREFIX}${process.pid}-`));
   const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
+  // The database copy goes to RAM when there is room: SQLite's backup API fsyncs its copy,
+  // and on the server's disk that is a database-sized write burst the server's commits wait
+  // behind, for a file that is deleted once it is in the archive.
+  const scratch =
+    (options.memoryScratch ?? true) ? memoryScratchDir(databaseBytesOf(database)) : undefined;
   try {
     const createdAt = now();
-    const snapshot = await snapshotDatabase(database, join(staging, 'server.db'), (done, total) =>
+    const copy = join(scratch ?? staging, 'server.db');
+    if (scratch) symlinkSync(copy, join(staging, 'server.db'));
+    const snapshot = await snapshotDatabase(database, copy, (done, total) =>
       progress('database', done, total),
     );
     const files: ManifestFile[] = [];
@@ -202,7 +221,6 @@ export async function createBackup(options: BackupOptions): Promise<BackupSummar
       onBytes: (done) => progress('archive', Math.min(done, total), total),
     });
     progress('archive', total, total);
-    fsyncPath(partial);
     renameSync(partial, out);
     fsyncParent(out);
     return {
@@ -221,6 +239,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupSummar
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     rmSync(partial, { force: true });
   }
 }

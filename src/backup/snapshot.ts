@@ -7,7 +7,6 @@ import {
   readEpoch,
   readSchemaVersion,
 } from '../log/index.js';
-import { fsyncParent, fsyncPath } from './fsync.js';
 
 /** Where a copy of the log stands: what the manifest records and restore checks. */
 export interface LogPosition {
@@ -66,10 +65,10 @@ export async function snapshotDatabase(
       },
     });
     db.exec('COMMIT');
+    // Not fsynced: the copy is read into the archive and deleted; the archive is what must
+    // be durable. Syncing it would write a database-sized burst to the disk for nothing.
     const bytes = statSync(target).size;
     onProgress(bytes, bytes);
-    fsyncPath(target);
-    fsyncParent(target);
     return { position, blobs, bytes };
   } finally {
     db.close();

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { byteProgress, humanBytes, type ByteProgress } from '../backup/byte-progress.js';
 import { createBackup, type BackupPhase } from '../backup/create-backup.js';
+import { lowerOwnPriority } from '../backup/low-priority.js';
 import { DATA_OPTION } from './data-dir.js';
 import { dataDirOf } from './options.js';
 import { printJsonLine } from './output.js';
@@ -28,6 +29,8 @@ export async function backup(opts: {
   json?: boolean;
   allowMissingBlobs?: boolean;
 }): Promise<void> {
+  // The server runs beside it: the backup gets the CPU the server leaves.
+  lowerOwnPriority();
   const summary = await createBackup({
     dataDir: dataDirOf(opts),
     out: resolve(opts.out),
