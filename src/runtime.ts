@@ -50,6 +50,8 @@ import {
   type Progress,
   type Projector,
 } from './projections/index.js';
+import { createRateLimitLog, type RateLimitLog } from './security/rate-limit-log.js';
+import { createPasswordBudget, type PasswordBudget } from './security/password-budget.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
 import { createSecretBox, secretKeyFileOf, type SecretBox } from './security/secret-box.js';
 
@@ -77,6 +79,10 @@ export interface Runtime {
    * and appended as one summary per kind and window (serve flushes it on a timer).
    */
   readonly refusals: RefusalCounter;
+  /** Failed password checks per account, in the database (survives a restart). */
+  readonly passwordBudget: PasswordBudget;
+  /** Rate-limit refusals and lockouts, logged as one summary per interval by the app. */
+  readonly rateLimitLog: RateLimitLog;
   /** The base of links in mails. */
   readonly publicUrl: () => string;
   /**
@@ -138,15 +144,26 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const bus = createBus();
   const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ db, handle, hasher, ids, clock });
-  const devices = createDeviceService({ db, handle, hasher, ids, clock });
+  const refusals = createRefusalCounter({ handle, clock });
+  const rateLimitLog = createRateLimitLog();
+  const budget = createPasswordBudget({
+    db,
+    clock,
+    onRefused: (r) => {
+      rateLimitLog.refused(r);
+      const reason = `${r.action}/account`;
+      refusals.record({ kind: 'rate_limit', reason, ip: r.ip, userId: r.userId, typed: r.account });
+    },
+    onLockout: (r) => rateLimitLog.lockout(r),
+  });
+  const devices = createDeviceService({ db, handle, hasher, ids, clock, budget });
   // The settings (flags, CLI, admin console) win; config.yml is the fallback. Never the Host header.
   const publicUrl = () => settingsPublicUrl(db) || publicUrlOf(config);
   const configuredPublicUrl = () => settingsPublicUrl(db) || config.public_url.trim();
   const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
-  const refusals = createRefusalCounter({ handle, clock });
-  const sessions = createSessionService({ db, handle, hasher, ids, clock, refusals });
+  const sessions = createSessionService({ db, handle, hasher, ids, clock, refusals, budget });
   const adminSessions = createAdminSessionService({
     db,
     handle,
@@ -155,6 +172,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     clock,
     admins: () => config.admin,
     refusals,
+    budget,
   });
   const activity = createDeviceActivity(db);
   const blobs = createBlobService({
@@ -206,6 +224,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     sessions,
     adminSessions,
     refusals,
+    passwordBudget: budget,
+    rateLimitLog,
     publicUrl,
     configuredPublicUrl,
     webSettings,

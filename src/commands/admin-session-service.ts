@@ -3,6 +3,11 @@ import type { Config } from '../config.js';
 import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { findLiveAdminSession } from '../projections/sessions.js';
+import {
+  adminBudget,
+  unknownNameBudget,
+  type PasswordBudget,
+} from '../security/password-budget.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { adminDecider, adminStream } from './admin.js';
 import type { CommandHandler } from './handle.js';
@@ -28,8 +33,19 @@ export function createAdminSessionService(deps: {
   /** The admins of config.yml, read at each sign-in. */
   admins: () => Config['admin'];
   refusals: RefusalCounter;
+  budget: PasswordBudget;
 }) {
   const { db, handle, hasher, ids, clock } = deps;
+  /** An admin's password, spending the name's budget (429 once spent). */
+  const passwordOk = (typed: string, password: string, action: string, ip?: string) => {
+    const admin = deps.admins().find((a) => a.username === typed);
+    return deps.budget.spend(
+      admin ? adminBudget(admin.username) : unknownNameBudget(typed),
+      { action, ip, typed },
+      async () => ({ admin, ok: await hasher.verify(admin?.password_hash, password) }),
+      (check) => check.ok,
+    );
+  };
   /**
    * When each live session was last used. Kept in memory, not in the log (a request is not
    * an event): after a restart no session has an entry, so every admin signs in again.
@@ -48,8 +64,7 @@ export function createAdminSessionService(deps: {
       meta: EventMeta,
     ): Promise<{ token: string; username: string } | undefined> {
       const typed = login.trim();
-      const admin = deps.admins().find((a) => a.username === typed);
-      const ok = await hasher.verify(admin?.password_hash, password);
+      const { admin, ok } = await passwordOk(typed, password, 'login', meta.ip);
       if (!admin || !ok) {
         deps.refusals.record({
           kind: 'admin_login',
@@ -86,6 +101,13 @@ export function createAdminSessionService(deps: {
       if (previous) lastUsed.delete(previous);
       lastUsed.set(sessionHash, now.getTime());
       return { token, username: admin.username };
+    },
+
+    /** A signed-in admin's password again (CONTRACT.md §3.4), on the admin's budget. */
+    async passwordMatches(username: string, password: string, ip?: string): Promise<boolean> {
+      if (!password) return false;
+      const { admin, ok } = await passwordOk(username, password, 'auth-test', ip);
+      return admin !== undefined && ok;
     },
 
     /** Ends the session behind a token; an unknown or already ended one is left alone. */

@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 import type { Sqlite } from '../log/index.js';
 import { findUserByLogin, type UserRow } from '../projections/users.js';
+import { unknownNameBudget, userBudget, type PasswordBudget } from '../security/password-budget.js';
 import type { PasswordHasher } from '../security/passwords.js';
 
 export const invalidCredentials = () => new AppError(401, 'unauthorized', 'invalid credentials');
@@ -17,19 +18,34 @@ export type LoginCheck =
       readonly error: AppError;
     };
 
+/** The budget a password check spends, and what it is told about the attempt. */
+export interface BudgetedAttempt {
+  readonly budget: PasswordBudget;
+  /** The rate-limit action (login, pair, device-register, auth-test). */
+  readonly action: string;
+  readonly ip?: string | undefined;
+}
+
 /**
  * Checks a login (username or e-mail) and password. argon2 always runs, against a dummy
  * hash for unknown logins, so timing does not reveal which accounts exist; the account's
- * state (blocked, unconfirmed) is only told to someone who knows the password.
+ * state (blocked, unconfirmed) is only told to someone who knows the password. A wrong
+ * password spends the account's budget, whichever alias was typed (429 once spent).
  */
 export async function verifyLogin(
   db: Sqlite,
   hasher: PasswordHasher,
   login: string,
   password: string,
+  attempt: BudgetedAttempt,
 ): Promise<LoginCheck> {
   const user = findUserByLogin(db, login);
-  const ok = await hasher.verify(user?.password_hash, password);
+  const ok = await attempt.budget.spend(
+    user ? userBudget(user.id) : unknownNameBudget(login),
+    { action: attempt.action, ip: attempt.ip, typed: login },
+    () => hasher.verify(user?.password_hash, password),
+    (passed) => passed,
+  );
   if (!user || !ok) {
     const reason = user ? 'wrong_password' : 'unknown_login';
     return { ok: false, reason, user, error: invalidCredentials() };
@@ -50,8 +66,9 @@ export async function checkCredentials(
   hasher: PasswordHasher,
   login: string,
   password: string,
+  attempt: BudgetedAttempt,
 ): Promise<UserRow> {
-  const check = await verifyLogin(db, hasher, login, password);
+  const check = await verifyLogin(db, hasher, login, password, attempt);
   if (!check.ok) throw check.error;
   return check.user;
 }

@@ -4,6 +4,7 @@ import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { findDeviceById } from '../projections/devices.js';
 import { findUserById } from '../projections/users.js';
+import { userBudget, type PasswordBudget } from '../security/password-budget.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { checkCredentials } from './auth-service.js';
 import { deviceDecider, deviceStream, tokenHint } from './device.js';
@@ -44,15 +45,20 @@ export function createDeviceService(deps: {
   hasher: PasswordHasher;
   ids: Ids;
   clock: Clock;
+  budget: PasswordBudget;
 }) {
-  const { db, handle, hasher, ids } = deps;
+  const { db, handle, hasher, ids, budget } = deps;
   return {
     async pair(input: PairInput, meta: EventMeta): Promise<PairedDevice> {
       const vaultId = validateVaultId(input.vaultId);
       if (bytes(input.login) > 320) throw badRequest('login is too long');
       if (bytes(input.deviceName) > 128) throw badRequest('device_name is too long');
       if (bytes(input.clientVersion) > 256) throw badRequest('client_version is too long');
-      const user = await checkCredentials(db, hasher, input.login, input.password);
+      const user = await checkCredentials(db, hasher, input.login, input.password, {
+        budget,
+        action: input.via === 'pair' ? 'pair' : 'device-register',
+        ip: meta.ip,
+      });
       const deviceId = ids.deviceId();
       const token = ids.secret();
       handle({
@@ -77,13 +83,19 @@ export function createDeviceService(deps: {
     },
 
     /** /api/auth/test: the same checks as pairing, creating nothing. */
-    async checkPassword(login: string, password: string): Promise<void> {
+    async checkPassword(login: string, password: string, ip?: string): Promise<void> {
       if (bytes(login) > 320) throw badRequest('username is too long');
-      await checkCredentials(db, hasher, login, password);
+      await checkCredentials(db, hasher, login, password, { budget, action: 'auth-test', ip });
     },
 
-    async passwordMatches(userId: string, password: string): Promise<boolean> {
-      return hasher.verify(findUserById(db, userId)?.password_hash, password);
+    /** A signed-in user's password again (revocations): spends the same account budget. */
+    async passwordMatches(userId: string, password: string, ip?: string): Promise<boolean> {
+      return budget.spend(
+        userBudget(userId),
+        { action: 'auth-test', ip },
+        () => hasher.verify(findUserById(db, userId)?.password_hash, password),
+        (passed) => passed,
+      );
     },
 
     /** Revokes a device of `userId`; unknown or foreign devices are not found. */

@@ -4,6 +4,7 @@ import { enqueueMail } from '../mail/outbox.js';
 import { countResetRequestsSince, findEmailToken } from '../projections/email-tokens.js';
 import { listLiveSessionHashes } from '../projections/sessions.js';
 import { findUserByEmail, findUserById } from '../projections/users.js';
+import { forgetPasswordFailures, userBudget } from '../security/password-budget.js';
 import { forgotLink, resetLink } from './account-links.js';
 import {
   mailLocale,
@@ -119,6 +120,7 @@ export function createPasswordResetService(deps: AccountDeps) {
           },
         }),
         sideEffects: (tx) => {
+          forgetPasswordFailures(tx, userBudget(userId));
           const user = findUserById(tx, userId);
           if (!user) return;
           const params = { link: forgotLink(deps.publicUrl()), username: user.username };

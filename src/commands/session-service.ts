@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { findLiveSession } from '../projections/sessions.js';
+import type { PasswordBudget } from '../security/password-budget.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { SESSION_TTL_MS } from './account.js';
 import { verifyLogin } from './auth-service.js';
@@ -25,6 +26,7 @@ export function createSessionService(deps: {
   ids: Ids;
   clock: Clock;
   refusals: RefusalCounter;
+  budget: PasswordBudget;
 }) {
   const { db, handle, hasher, ids, clock } = deps;
   return {
@@ -38,7 +40,11 @@ export function createSessionService(deps: {
       password: string,
       meta: EventMeta,
     ): Promise<{ token: string; userId: string }> {
-      const check = await verifyLogin(db, hasher, login, password);
+      const check = await verifyLogin(db, hasher, login, password, {
+        budget: deps.budget,
+        action: 'login',
+        ip: meta.ip,
+      });
       if (!check.ok) {
         deps.refusals.record({
           kind: 'user_login',

@@ -47,6 +47,23 @@ function logRequests(app: FastifyInstance): void {
   });
 }
 
+/** How often refused requests are summed up in the log (never a line per refusal). */
+const RATE_LIMIT_SUMMARY_MS = 60_000;
+
+function logRateLimitSummaries(app: FastifyInstance, log: AppDeps['rateLimitLog']): void {
+  const write = () => {
+    const summary = log.drain();
+    // RELIABILITY.md §2.3: every lockout is logged, here by name in the interval's summary.
+    if (summary) app.log.warn({ rateLimits: summary }, 'rate limits refused requests');
+  };
+  const timer = setInterval(write, RATE_LIMIT_SUMMARY_MS);
+  timer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    write();
+  });
+}
+
 /** Builds the whole HTTP application without listening; tests drive it with inject(). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
@@ -98,9 +115,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     build: deps.build ?? readBuildInfo(),
     startedAt: Date.now(),
   });
-  const limiter = createRateLimiter(deps.clock, undefined, (action, ip, account) =>
-    deps.refusals.record({ kind: 'rate_limit', reason: action, ip, typed: account }),
-  );
+  const limiter = createRateLimiter(deps.clock, {
+    onRefused: (r) => {
+      deps.rateLimitLog.refused(r);
+      if (r.lockout) deps.rateLimitLog.lockout(r);
+      const reason = r.scope === 'client' ? r.action : `${r.action}/account`;
+      deps.refusals.record({ kind: 'rate_limit', reason, ip: r.ip, typed: r.account });
+    },
+  });
+  logRateLimitSummaries(app, deps.rateLimitLog);
   await app.register(clientRoutes, { ...deps, limiter });
   await app.register(syncRoutes, deps);
   await app.register(blobRoutes, deps);

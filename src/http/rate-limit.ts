@@ -1,75 +1,83 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { AppError } from '../errors.js';
+import { rateLimited, type OnRateLimited } from '../security/rate-refusal.js';
+import { createBudgetTable, type BudgetTable } from './budget-table.js';
+import { clientKeyOf } from './client-key.js';
+
+export type { OnRateLimited, RateRefusal } from '../security/rate-refusal.js';
 
 const MINUTE = 60_000;
 
-/** CONTRACT.md §6: fixed windows, per client IP and per account string. */
+/**
+ * CONTRACT.md §6: fixed windows per client (IPv4 address or IPv6 /64). `byAccount` actions
+ * also keep an in-memory budget per typed address; the password checks' account budget is
+ * the database's instead (src/security/password-budget.ts), shared by every action and alias.
+ */
 export const RATE_RULES = {
-  pair: { limit: 5, windowMs: 15 * MINUTE },
-  'device-register': { limit: 5, windowMs: 15 * MINUTE },
-  'auth-test': { limit: 10, windowMs: 10 * MINUTE },
-  login: { limit: 10, windowMs: 10 * MINUTE },
-  register: { limit: 5, windowMs: 60 * MINUTE },
-  forgot: { limit: 5, windowMs: 60 * MINUTE },
-  reset: { limit: 8, windowMs: 60 * MINUTE },
-  'admin-reset': { limit: 8, windowMs: 60 * MINUTE },
+  pair: { limit: 5, windowMs: 15 * MINUTE, byAccount: false },
+  'device-register': { limit: 5, windowMs: 15 * MINUTE, byAccount: false },
+  'auth-test': { limit: 10, windowMs: 10 * MINUTE, byAccount: false },
+  login: { limit: 10, windowMs: 10 * MINUTE, byAccount: false },
+  register: { limit: 5, windowMs: 60 * MINUTE, byAccount: true },
+  forgot: { limit: 5, windowMs: 60 * MINUTE, byAccount: true },
+  reset: { limit: 8, windowMs: 60 * MINUTE, byAccount: false },
+  'admin-reset': { limit: 8, windowMs: 60 * MINUTE, byAccount: false },
 } as const;
 
 export type RateAction = keyof typeof RATE_RULES;
 
-interface Bucket {
-  windowStart: number;
-  count: number;
-}
-
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
-/** Told of each refused attempt (the audit counts them; nothing is logged per attempt). */
-export type OnRateLimited = (action: RateAction, ip: string, account: string | undefined) => void;
+export interface RateLimiterOptions {
+  /** Keys per table (each action's clients, each action's accounts). */
+  readonly capacity?: number;
+  readonly onRefused?: OnRateLimited;
+}
 
-export function createRateLimiter(
-  clock: Clock,
-  maxBuckets = 10_000,
-  onRefused: OnRateLimited = () => {},
-) {
-  // A Map keeps insertion order: re-inserting on use makes the first key the least recent.
-  const buckets = new Map<string, Bucket>();
-
-  const hit = (key: string, limit: number, windowMs: number, now: number): number => {
-    let bucket = buckets.get(key);
-    if (!bucket || now - bucket.windowStart >= windowMs) bucket = { windowStart: now, count: 0 };
-    bucket.count += 1;
-    buckets.delete(key);
-    buckets.set(key, bucket);
-    while (buckets.size > maxBuckets) buckets.delete(buckets.keys().next().value as string);
-    if (bucket.count <= limit) return 0;
-    return Math.max(1, Math.ceil((bucket.windowStart + windowMs - now) / 1000));
+export function createRateLimiter(clock: Clock, options: RateLimiterOptions = {}) {
+  const capacity = options.capacity ?? 10_000;
+  const onRefused = options.onRefused ?? (() => {});
+  const tables = new Map<string, BudgetTable>();
+  // Client and account budgets live in separate tables: clients cannot push accounts out.
+  const table = (action: RateAction, scope: 'client' | 'account') => {
+    const name = `${action}|${scope}`;
+    let t = tables.get(name);
+    if (!t) {
+      const { limit, windowMs } = RATE_RULES[action];
+      t = createBudgetTable(limit, windowMs, capacity);
+      tables.set(name, t);
+    }
+    return t;
   };
 
   return {
     /**
-     * Counts one attempt (successful ones too) against the IP bucket and, when given, the
-     * account bucket keyed by the trimmed, lower-cased login; throws 429 past the limit.
+     * Counts one attempt (successful ones too) against the client's budget and, for
+     * `byAccount` actions, the typed address's; throws 429 past either. A refused client
+     * touches no account budget.
      */
     check(action: RateAction, ip: string, account?: string): void {
-      const { limit, windowMs } = RATE_RULES[action];
       const now = clock.now().getTime();
-      let retryAfter = hit(`${action}|ip|${ip}`, limit, windowMs, now);
-      if (account !== undefined) {
-        // A digest keeps every bucket key small whatever length of login is sent.
-        const key = createHash('sha256').update(account.trim().toLowerCase()).digest('base64url');
-        retryAfter = Math.max(retryAfter, hit(`${action}|acct|${key}`, limit, windowMs, now));
+      const client = clientKeyOf(ip);
+      const byClient = table(action, 'client').hit(client, now);
+      if (!byClient.allowed) {
+        onRefused({ action, scope: 'client', ip, key: client, account, ...byClient });
+        throw rateLimited(byClient.retryAfter);
       }
-      if (retryAfter > 0) {
-        onRefused(action, ip, account);
-        throw new AppError(429, 'rate_limited', 'too many attempts', {
-          'retry-after': String(retryAfter),
-        });
+      if (account === undefined || !RATE_RULES[action].byAccount) return;
+      // A digest keeps every key small whatever length of address is sent.
+      const key = createHash('sha256').update(account.trim().toLowerCase()).digest('base64url');
+      const byAccount = table(action, 'account').hit(key, now);
+      if (!byAccount.allowed) {
+        onRefused({ action, scope: 'account', ip, key, account, ...byAccount });
+        throw rateLimited(byAccount.retryAfter);
       }
     },
+    /** Keys held over every table. */
     get size() {
-      return buckets.size;
+      let n = 0;
+      for (const t of tables.values()) n += t.size;
+      return n;
     },
   };
 }

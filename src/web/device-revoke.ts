@@ -4,7 +4,7 @@ import type { DeviceService } from '../commands/device-service.js';
 import { requestMeta } from '../http/body.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { csrfRefused } from './dashboard.js';
-import { field, readForm, withinLimit } from './forms.js';
+import { field, isRateLimited, readForm, withinLimit } from './forms.js';
 import { csrfValid } from './tokens.js';
 
 const RevokeForm = z.object({ password: field, csrf_token: field });
@@ -27,12 +27,18 @@ export async function revokeFromForm(
   const form = readForm(RevokeForm, request);
   if (!csrfValid(request, form.csrf_token, deps.configuredPublicUrl())) throw csrfRefused();
   const { userId } = request.account!;
-  if (!withinLimit(deps.limiter, 'auth-test', request, userId)) {
+  if (!withinLimit(deps.limiter, 'auth-test', request)) {
     return reply.redirect('/dashboard?error=limit', 303);
   }
-  if (!form.password || !(await deps.devices.passwordMatches(userId, form.password))) {
-    return reply.redirect('/dashboard?error=password', 303);
+  if (!form.password) return reply.redirect('/dashboard?error=password', 303);
+  let matches: boolean;
+  try {
+    matches = await deps.devices.passwordMatches(userId, form.password, request.ip);
+  } catch (err) {
+    if (isRateLimited(err)) return reply.redirect('/dashboard?error=limit', 303);
+    throw err;
   }
+  if (!matches) return reply.redirect('/dashboard?error=password', 303);
   deps.devices.revoke(request.params.id, userId, 'user', requestMeta(request, `user:${userId}`));
   return reply.redirect('/dashboard?revoked=1', 303);
 }

@@ -28,5 +28,9 @@ export function withinLimit(
   }
 }
 
+/** A 429 from a budget counted past the route's own check (the account's, in the database). */
+export const isRateLimited = (err: unknown): err is AppError =>
+  err instanceof AppError && err.status === 429;
+
 export const isClientError = (err: unknown): err is AppError =>
   err instanceof AppError && err.status >= 400 && err.status < 500;

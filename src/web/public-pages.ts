@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EmailSchema, PasswordSchema, UsernameSchema } from '../commands/user-service.js';
 import { requestMeta } from '../http/body.js';
 import { renderError } from './errors.js';
-import { field, isClientError, readForm, withinLimit } from './forms.js';
+import { field, isClientError, isRateLimited, readForm, withinLimit } from './forms.js';
 import type { MessageKey } from './i18n/index.js';
 import type { WebDeps } from './index.js';
 import { localeOf, refusalOptions, renderPage } from './page.js';
@@ -78,7 +78,7 @@ export async function publicPages(app: FastifyInstance, deps: WebDeps) {
     if (!form.username.trim() || !form.password || Buffer.byteLength(form.username) > 320) {
       return loginPage(request, reply, form.username, refused);
     }
-    if (!withinLimit(limiter, 'login', request, form.username)) {
+    if (!withinLimit(limiter, 'login', request)) {
       return loginPage(request, reply, form.username, { status: 429, key: 'errorRateLimited' });
     }
     const meta = requestMeta(request, 'anonymous');
@@ -86,6 +86,9 @@ export async function publicPages(app: FastifyInstance, deps: WebDeps) {
     try {
       session = await sessions.login(form.username, form.password, meta);
     } catch (err) {
+      if (isRateLimited(err)) {
+        return loginPage(request, reply, form.username, { status: 429, key: 'errorRateLimited' });
+      }
       if (isClientError(err)) return loginPage(request, reply, form.username, refused);
       throw err;
     }

@@ -367,8 +367,9 @@ describe('rate limits (CONTRACT.md §6)', () => {
     ).toBe(200);
   });
 
-  it('keys the account bucket by the trimmed, lower-cased login across addresses', async () => {
-    const logins = ['carol', ' Carol', 'CAROL ', 'carol', ' cArOl '];
+  it('keys the account budget by the trimmed, lower-cased login across addresses: 10 failures in 15 minutes', async () => {
+    const variants = ['carol', ' Carol', 'CAROL ', 'carol', ' cArOl '];
+    const logins = [...variants, ...variants];
     for (const login of logins) {
       expect((await pairRaw({ login, password: 'wrong', vault_id: 'v' })).statusCode).toBe(401);
     }

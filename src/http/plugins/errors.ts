@@ -102,9 +102,8 @@ export const errorHandling = fp(
     });
     app.setErrorHandler((err: FastifyError | AppError, request: FastifyRequest, reply) => {
       if (err instanceof AppError) {
-        // RELIABILITY.md §2.3: every lockout is logged (the route and IP come with the request).
-        if (err.status === 429)
-          request.log.warn({ reqId: request.id, ip: request.ip }, 'rate limit exceeded');
+        // A 429 is not logged here: a flood would write a line per request. The rate limits
+        // count refusals and log a summary (app.ts, security/rate-limit-log.ts).
         reply.headers(err.headers);
         return sendError(reply, err.status, err.code, err.message);
       }

@@ -63,7 +63,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     const body = parseJsonBody(LoginBody, request.body);
     if (!body.username.trim() || !body.password) throw badRequest('username and password required');
     if (bytes(body.username) > 320) throw badRequest('username is too long');
-    limiter.check('login', request.ip, body.username);
+    limiter.check('login', request.ip);
     const session = await sessions.login(
       body.username,
       body.password,

@@ -51,7 +51,7 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
   app.post('/api/client/pair', signIn, async (request) => {
     const body = parseJsonBody(PairBody, request.body);
     if (!body.login || !body.password) throw badRequest('login and password required');
-    limiter.check('pair', request.ip, body.login);
+    limiter.check('pair', request.ip);
     const paired = await devices.pair(
       {
         login: body.login,
@@ -78,7 +78,7 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
     if (!body.username || !body.password) {
       throw new AppError(401, 'unauthorized', 'username and password required');
     }
-    limiter.check('device-register', request.ip, body.username);
+    limiter.check('device-register', request.ip);
     const paired = await devices.pair(
       {
         login: body.username,
@@ -96,8 +96,8 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
   app.post('/api/auth/test', signIn, async (request) => {
     const body = parseJsonBody(AuthTestBody, request.body);
     if (!body.username || !body.password) throw badRequest('username and password required');
-    limiter.check('auth-test', request.ip, body.username);
-    await devices.checkPassword(body.username, body.password);
+    limiter.check('auth-test', request.ip);
+    await devices.checkPassword(body.username, body.password, request.ip);
     return { status: 'ok' };
   });
 
@@ -124,8 +124,8 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       const device = request.device!;
       const body = parseJsonBody(RevokeDeviceBody, request.body);
       if (!body.device_id || !body.password) throw badRequest('device_id and password required');
-      limiter.check('auth-test', request.ip, device.userId);
-      if (!(await devices.passwordMatches(device.userId, body.password))) {
+      limiter.check('auth-test', request.ip);
+      if (!(await devices.passwordMatches(device.userId, body.password, request.ip))) {
         throw new AppError(403, 'forbidden', 'wrong password');
       }
       devices.revoke(

@@ -58,8 +58,8 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
       const { userId } = request.account!;
       const body = parseJsonBody(RevokeBody, request.body);
       if (!body.password) throw badRequest('password required');
-      limiter.check('auth-test', request.ip, userId);
-      if (!(await devices.passwordMatches(userId, body.password))) {
+      limiter.check('auth-test', request.ip);
+      if (!(await devices.passwordMatches(userId, body.password, request.ip))) {
         throw new AppError(403, 'forbidden', 'wrong password');
       }
       devices.revoke(request.params.id, userId, 'user', requestMeta(request, `user:${userId}`));

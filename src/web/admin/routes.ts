@@ -5,7 +5,7 @@ import { adminStats } from '../../projections/admin-queries.js';
 import { findSettings, isSmtpConfigured } from '../../projections/settings.js';
 import { csrfRefused } from '../dashboard.js';
 import { renderError } from '../errors.js';
-import { field, readForm, withinLimit } from '../forms.js';
+import { field, isRateLimited, readForm, withinLimit } from '../forms.js';
 import { formatRelative, formatSize } from '../format.js';
 import { translator, type MessageKey, type Translate } from '../i18n/index.js';
 import type { WebDeps } from '../index.js';
@@ -141,16 +141,23 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     if (!form.username.trim() || !form.password || Buffer.byteLength(form.username) > 320) {
       return loginPage(request, reply, form.username, refused);
     }
-    // The user login's buckets: the same per-IP count, and a per-name one of the admin's.
-    if (!withinLimit(limiter, 'login', request, `admin:${form.username}`)) {
-      return loginPage(request, reply, form.username, { status: 429, key: 'errorRateLimited' });
+    // The user login's per-client budget; the admin's name has its own in the database.
+    const limited = { status: 429, key: 'errorRateLimited' as const };
+    if (!withinLimit(limiter, 'login', request)) {
+      return loginPage(request, reply, form.username, limited);
     }
-    const session = await adminSessions.login(
-      form.username,
-      form.password,
-      request.cookies[ADMIN_SESSION_COOKIE] ?? '',
-      requestMeta(request, 'anonymous'),
-    );
+    let session: Awaited<ReturnType<typeof adminSessions.login>>;
+    try {
+      session = await adminSessions.login(
+        form.username,
+        form.password,
+        request.cookies[ADMIN_SESSION_COOKIE] ?? '',
+        requestMeta(request, 'anonymous'),
+      );
+    } catch (err) {
+      if (isRateLimited(err)) return loginPage(request, reply, form.username, limited);
+      throw err;
+    }
     if (!session) return loginPage(request, reply, form.username, refused);
     setAdminCookies(request, reply, session.token, configuredPublicUrl());
     return reply.redirect('/admin/dashboard', 303);
@@ -207,12 +214,17 @@ export async function adminRoutes(app: FastifyInstance, deps: WebDeps) {
     if (!action) return adminError(request, reply, 400, 'adminBadActionTitle', 'adminBadAction');
     if (action.reauth) {
       // CONTRACT.md §3.4: the admin's password again, counted like the user's re-checks.
-      if (!withinLimit(limiter, 'auth-test', request, `admin:${admin.username}`)) {
-        return adminError(request, reply, 429, 'adminWrongPasswordTitle', 'adminRateLimited');
+      const limited = () =>
+        adminError(request, reply, 429, 'adminWrongPasswordTitle', 'adminRateLimited');
+      if (!withinLimit(limiter, 'auth-test', request)) return limited();
+      let passwordOk: boolean;
+      try {
+        passwordOk = await adminSessions.passwordMatches(admin.username, form.password, request.ip);
+      } catch (err) {
+        if (isRateLimited(err)) return limited();
+        throw err;
       }
-      const entry = deps.config.admin.find((a) => a.username === admin.username);
-      const passwordOk = await deps.hasher.verify(entry?.password_hash, form.password);
-      if (!form.password || !entry || !passwordOk) {
+      if (!passwordOk) {
         return adminError(request, reply, 403, 'adminWrongPasswordTitle', 'adminWrongPassword');
       }
     }
