@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CATALOGUE } from '../log/index.js';
+import { CATALOGUE, openDatabase, verifyLog } from '../log/index.js';
 import type { TableDiff } from '../projections/compare.js';
 import { replayProjections } from '../projections/rebuild.js';
-import { DATA_OPTION, withRuntime } from './data-dir.js';
+import { DATA_OPTION, existingDatabaseFile, withRuntime } from './data-dir.js';
+import { stderrProgress } from './progress.js';
 
 /**
  * The rebuild's progress with its rate and the time left: a redrawn line on a terminal, a
@@ -51,12 +52,37 @@ function describeDiff(diff: TableDiff): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Projections rebuilt from a damaged or forged log would serve what the damage says, so the
+ * log is verified first. Throws naming the first problem.
+ */
+function verifyBeforeReplay(opts: { data?: string }): void {
+  const { file } = existingDatabaseFile(opts);
+  const db = openDatabase(file, { mustExist: true });
+  try {
+    const result = verifyLog(db, stderrProgress('verifying the log'), 1);
+    const problem = result.problems[0];
+    const damage = problem
+      ? `seq ${problem.seq}: ${problem.problem}`
+      : result.integrity[0] && `integrity: ${result.integrity[0]}`;
+    if (damage) {
+      throw new Error(
+        `${file}: the log fails verify (${damage}) — nothing was rebuilt; run "verstak-sync-server verify" for every problem and restore the data directory from a backup, or rebuild from it anyway with --force`,
+      );
+    }
+  } finally {
+    db.close();
+  }
+}
+
 export async function replay(opts: {
   data?: string;
   check?: boolean;
   json?: boolean;
+  force?: boolean;
 }): Promise<void> {
   const check = opts.check ?? false;
+  if (!opts.force) verifyBeforeReplay(opts);
   const report = await withRuntime(opts, (runtime) =>
     replayProjections(runtime, {
       scratchDir: join(runtime.dataDir, 'tmp'),
@@ -107,4 +133,5 @@ export const replayCommand = new Command('replay')
     'only compare the rebuilt projections with the live ones; exit 1 if they differ',
   )
   .option('--json', 'print a JSON summary (events, rate, head) on stdout instead of text')
+  .option('--force', 'rebuild even from a log that fails verify (damaged or edited)')
   .action(replay);

@@ -20,3 +20,14 @@ export class EventDecodeError extends Error {
     this.name = 'EventDecodeError';
   }
 }
+
+/**
+ * A stored event's data no longer matches the digest its chain covers (a damaged page, an
+ * edit): it must not be served as if intact. `verify` names every such event.
+ */
+export class DamagedEventError extends Error {
+  constructor(readonly seq: number) {
+    super(`event ${seq}: stored data does not match its data_hash`);
+    this.name = 'DamagedEventError';
+  }
+}

@@ -1,5 +1,7 @@
+import { hash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Sqlite } from './database.js';
+import { DamagedEventError } from './errors.js';
 
 /**
  * The sync feed: a vault's OperationPushed events after a sequence, read through the
@@ -20,6 +22,29 @@ function wireOp(seq: number, data: string): string {
   return `{"server_sequence":${seq},${data.slice(at + OP_KEY.length, -1)}`;
 }
 
+/**
+ * Whether data still matches the digest its chain covers. Hashing every op of every page
+ * would cost a quarter of a pull, so a reader checks each op the first time it serves it
+ * and keeps, per stream, the seq up to which every op was checked (Verified below): a
+ * damaged op is never served, and ops read again by a vault's other devices cost nothing.
+ */
+const intact = (data: string, dataHashHex: string) => hash('sha256', data, 'hex') === dataHashHex;
+
+/**
+ * Per stream, the seq up to which every op was found intact by this reader. Only a page
+ * that starts inside the checked run extends it, so the run never skips an unchecked op.
+ * One number per vault read since start; bounded by the number of vaults.
+ */
+class Verified {
+  readonly #upTo = new Map<string, number>();
+  upTo(stream: string): number {
+    return this.#upTo.get(stream) ?? 0;
+  }
+  extend(stream: string, from: number, to: number): void {
+    if (from <= this.upTo(stream) && to > this.upTo(stream)) this.#upTo.set(stream, to);
+  }
+}
+
 /** One page of the feed, ready to be written into the pull answer. */
 export interface FeedPage {
   /** The wire ops joined by commas: the inside of the `ops` array. */
@@ -36,12 +61,12 @@ export function createFeedReader(db: Sqlite) {
   // re-prepares the statement each time the parameter is bound (every run) — about a fifth
   // of the cost of reading a page of 100. An expression is only evaluated.
   const page = db.prepare(`
-    SELECT seq, data FROM log_events
+    SELECT seq, data, lower(hex(data_hash)) FROM log_events
     WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
       AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')
     ORDER BY seq
     LIMIT ? + 0`);
-  // Rows as [seq, data] arrays: an object per row costs property stores and shape
+  // Rows as [seq, data, digest] arrays: an object per row costs property stores and shape
   // transitions, about a sixth of a page.
   page.raw(true);
   // The same page without the ops a later op on their path makes pointless (a projection's
@@ -53,7 +78,7 @@ export function createFeedReader(db: Sqlite) {
     db
       .prepare(
         `
-    SELECT seq, data FROM log_events e
+    SELECT seq, data, lower(hex(data_hash)) FROM log_events e
     WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
       AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')
       AND NOT EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = e.seq)
@@ -61,20 +86,27 @@ export function createFeedReader(db: Sqlite) {
     LIMIT ? + 0`,
       )
       .raw(true);
+  // Single ops (first syncs, duplicate checks) are rare: checked each time.
+  const read = (seq: number): string | undefined => {
+    const row = one.get(seq) as { data: string; data_hash: string } | undefined;
+    if (row && !intact(row.data, row.data_hash)) throw new DamagedEventError(seq);
+    return row?.data;
+  };
+  const verified = new Verified();
   const one = db.prepare(
-    `SELECT data FROM log_events
+    `SELECT data, lower(hex(data_hash)) AS data_hash FROM log_events
      WHERE seq = ? AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')`,
   );
   return {
     /** The op an OperationPushed event stored, in wire form; undefined for any other seq. */
     op(seq: number): Record<string, unknown> | undefined {
-      const row = one.get(seq) as { data: string } | undefined;
-      return row ? (JSON.parse(row.data) as { op: Record<string, unknown> }).op : undefined;
+      const data = read(seq);
+      return data ? (JSON.parse(data) as { op: Record<string, unknown> }).op : undefined;
     },
     /** The op at `seq` in wire form (with its server_sequence), as a page holds it. */
     wire(seq: number): string | undefined {
-      const row = one.get(seq) as { data: string } | undefined;
-      return row ? wireOp(seq, row.data) : undefined;
+      const data = read(seq);
+      return data ? wireOp(seq, data) : undefined;
     },
     /**
      * Up to `size` ops after `afterSeq`, assembled into one string without per-op objects;
@@ -82,19 +114,28 @@ export function createFeedReader(db: Sqlite) {
      */
     joined(stream: string, afterSeq: number, size: number, skipSuperseded = false): FeedPage {
       const statement = skipSuperseded ? (filtered ??= prepareFiltered()) : page;
-      const rows = statement.all(stream, afterSeq, size + 1) as [seq: number, data: string][];
-      const count = Math.min(rows.length, size);
+      const rows = statement.all(stream, afterSeq, size + 1) as [
+        seq: number,
+        data: string,
+        dataHash: string,
+      ][];
+      let count = Math.min(rows.length, size);
+      const checkedUpTo = verified.upTo(stream);
       let ops = '';
       for (let i = 0; i < count; i++) {
         const row = rows[i]!;
+        if (row[0] > checkedUpTo && !intact(row[1], row[2])) {
+          if (i === 0) throw new DamagedEventError(row[0]);
+          // The ops before it are served; the next page starts at the damaged one.
+          count = i;
+          break;
+        }
         ops += i === 0 ? wireOp(row[0], row[1]) : `,${wireOp(row[0], row[1])}`;
       }
-      return {
-        ops,
-        count,
-        lastSeq: count > 0 ? rows[count - 1]![0] : undefined,
-        hasMore: rows.length > size,
-      };
+      const lastSeq = count > 0 ? rows[count - 1]![0] : undefined;
+      // A filtered page skips superseded ops, which were not checked: only a plain page counts.
+      if (lastSeq !== undefined && !skipSuperseded) verified.extend(stream, afterSeq, lastSeq);
+      return { ops, count, lastSeq, hasMore: rows.length > count };
     },
   };
 }

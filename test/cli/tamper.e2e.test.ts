@@ -138,4 +138,34 @@ describe('replay', () => {
     expect(check.stdout).toContain('1 live row(s) the log does not produce');
     expect(check.stdout).toMatch(/- live {4}\{"id":"[^"]+","username":"bob".*"blocked":0/);
   });
+
+  it('refuses to rebuild from a log that fails verify, unless --force', async () => {
+    const dir = freshCopy();
+    const db = new Database(join(dir, 'server.db'));
+    // carol's registration re-chained by hand: she would come back unconfirmed.
+    const data = (
+      db.prepare('SELECT data FROM events WHERE seq = 3').pluck().get() as string
+    ).replace('"confirmed":true', '"confirmed":false');
+    db.prepare('UPDATE log_events SET data = ?, data_hash = unhex(?) WHERE seq = 3').run(
+      data,
+      sha256(data),
+    );
+    db.close();
+    for (const args of [[], ['--check']]) {
+      const refused = await runCli(['replay', '--data', dir, ...args]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('the log fails verify (seq 3: hash chain broken)');
+      expect(refused.stderr).toContain('--force');
+      expect(refused.stderr).not.toContain('replayed');
+      expect(refused.stdout).toBe('');
+    }
+    const listed = await runCli(['user', 'list', '--data', dir, '--json']);
+    expect(listed.stdout).toMatch(/"username":"carol"[^\n]*"confirmed":true/);
+
+    const forced = await runCli(['replay', '--data', dir, '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toBe('projections rebuilt up to seq 4\n');
+    const rebuilt = await runCli(['user', 'list', '--data', dir, '--json']);
+    expect(rebuilt.stdout).toMatch(/"username":"carol"[^\n]*"confirmed":false/);
+  });
 });

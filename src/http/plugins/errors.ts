@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
+import { DamagedEventError } from '../../log/errors.js';
 
 // CONTRACT.md §2.1: the code used when nothing more specific applies.
 const DEFAULT_CODES: Record<number, string> = {
@@ -121,6 +122,11 @@ export const errorHandling = fp(
         request.log.error({ err, reqId: request.id }, 'storage failure');
         reply.header('retry-after', '5');
         return sendError(reply, storage.status, storage.code, storage.message);
+      }
+      if (err instanceof DamagedEventError) {
+        // Not retried away: the operator must restore. The rest of the log keeps serving.
+        request.log.error({ err, seq: err.seq, reqId: request.id }, 'damaged event not served');
+        return sendError(reply, 500, 'log_damaged', 'internal error: stored data is damaged');
       }
       const status = err.statusCode ?? 500;
       if (status >= 400 && status < 500) {
