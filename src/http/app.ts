@@ -7,7 +7,7 @@ import { readBuildInfo, type BuildInfo } from '../version.js';
 import { registerWebAssets } from '../web/assets.js';
 import { renderError } from '../web/errors.js';
 import { webRoutes } from '../web/index.js';
-import { errorHandling } from './plugins/errors.js';
+import { errorHandling, sendError } from './plugins/errors.js';
 import { jsonBody } from './plugins/json-body.js';
 import { oversizedBodies } from './plugins/oversized.js';
 import { securityHeaders } from './plugins/security-headers.js';
@@ -65,6 +65,27 @@ function logRateLimitSummaries(app: FastifyInstance, log: AppDeps['rateLimitLog'
 }
 
 /** Builds the whole HTTP application without listening; tests drive it with inject(). */
+/**
+ * A request that arrives once shutdown began (SIGTERM: the server drains what it is
+ * answering) gets the contract's error body, 503 `shutting_down`, and when to come back;
+ * fastify's own 503 would carry {error, message, statusCode}, which clients do not read.
+ */
+function answerWhileClosing(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    reply.header('retry-after', '5').header('connection', 'close');
+    sendError(reply, 503, 'shutting_down', 'server shutting down, try again shortly');
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const options: FastifyServerOptions = {
@@ -75,7 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: config.timeouts.request_ms,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // Answered by answerWhileClosing below, in the contract's error shape.
+    return503OnClosing: false,
     // One line per request (below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trusted_proxies.length > 0 ? config.trusted_proxies : false,
@@ -99,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       typeof type === 'string' && type.startsWith('application/json') ? `${payload}\n` : payload,
     );
   });
+  answerWhileClosing(app);
   await app.register(securityHeaders);
   // Before the error handling: its 404 page reads the locale and form-token cookies.
   await app.register(fastifyCookie);

@@ -68,7 +68,8 @@ export function createDeviceAuthenticator(deps: {
     if (row.blocked) {
       throw refuse(request, 'blocked_user', new AppError(403, 'forbidden', 'user blocked'), row.id);
     }
-    deps.activity.touch(row.id, deps.clock.now(), request.ip);
+    const notRecorded = deps.activity.touch(row.id, deps.clock.now(), request.ip);
+    if (notRecorded) request.log.warn({ err: notRecorded }, 'device last_seen not recorded');
     return {
       deviceId: row.id,
       userId: row.user_id,

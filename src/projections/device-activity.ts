@@ -21,12 +21,22 @@ export function createDeviceActivity(db: Sqlite, minIntervalMs = 60_000) {
   // Every synced request authenticates; writing each touch would cost an fsync per request.
   const lastWrite = new Map<string, number>();
   return {
-    touch(deviceId: string, at: Date, ip: string) {
+    /**
+     * Records a request of the device, at most once per interval. Bookkeeping: a write the
+     * database refuses (a full disk) is returned, not thrown, so that it never fails the
+     * request it rode on; the next interval tries again.
+     */
+    touch(deviceId: string, at: Date, ip: string): Error | undefined {
       const previous = lastWrite.get(deviceId);
-      if (previous !== undefined && at.getTime() - previous < minIntervalMs) return;
+      if (previous !== undefined && at.getTime() - previous < minIntervalMs) return undefined;
       if (lastWrite.size > 100_000) lastWrite.clear();
       lastWrite.set(deviceId, at.getTime());
-      upsert.run(deviceId, at.toISOString(), ip);
+      try {
+        upsert.run(deviceId, at.toISOString(), ip);
+        return undefined;
+      } catch (err) {
+        return err as Error;
+      }
     },
     lastSeen(deviceId: string): { last_seen: string; ip: string } | undefined {
       return read.get(deviceId) as { last_seen: string; ip: string } | undefined;

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createManualClock } from '../../src/clock.js';
 import {
   addUser,
   pair,
+  pull,
   pullAll,
   push,
   startTestServer,
@@ -47,4 +49,27 @@ it('answers 507 storage_full when the database is full, loses no batch, and reco
   const pulled = (await pullAll(server, device)).ops.map((o) => o.op_id);
   // Every acknowledged batch is there whole, the refused one not at all.
   expect(pulled).toEqual([...acknowledged, 'after-full']);
+});
+
+// Issue 12: bookkeeping outside the log (last_seen) must never fail a read.
+it('serves a pull whose last_seen write the database refuses', async () => {
+  const clock = createManualClock('2026-12-04T10:00:00.000Z');
+  const own = await startTestServer({ clock });
+  try {
+    await addUser(own, 'bob');
+    const reader = await pair(own, 'bob', 'vault-b');
+    await pullAll(own, reader);
+    const writer = await pair(own, 'bob', 'vault-b');
+    await push(own, writer, [textOp('b-1', 'b.md', 'hello')]);
+    // A minute on, the reader's next request is due a last_seen write, which fails.
+    clock.advance(61_000);
+    own.runtime.db.pragma('query_only = ON');
+    expect(own.runtime.db.pragma('query_only', { simple: true })).toBe(1);
+    const res = await pull(own, reader, 0);
+    own.runtime.db.pragma('query_only = OFF');
+    expect(res.statusCode).toBe(200);
+    expect(res.json<{ ops: { op_id: string }[] }>().ops.map((o) => o.op_id)).toEqual(['b-1']);
+  } finally {
+    await own.close();
+  }
 });
