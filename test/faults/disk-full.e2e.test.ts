@@ -142,7 +142,18 @@ describe.skipIf(!mountable)('R6: disk full on a real 16 MiB tmpfs', () => {
     expect(pushRefused).toBeGreaterThan(0);
     expect(server.child.exitCode).toBeNull();
     expect(server.child.signalCode).toBeNull();
-    expect((await httpCall(server, 'GET', '/api/v1/health')).status).toBe(200);
+    // Health and readiness say so while the disk is full (issue 12), and the reason.
+    for (const url of ['/api/v1/health', '/readyz']) {
+      const health = await httpCall(server, 'GET', url);
+      expect(health.status, url).toBe(503);
+      expect(health.body, url).toMatchObject({
+        status: 'degraded',
+        database_reachable: true,
+        database_writable: false,
+        blob_storage_writable: false,
+        degraded_reasons: ['database_storage_full_or_read_only', 'blob_storage_full_or_read_only'],
+      });
+    }
 
     // Space comes back: writes succeed again, on the same process, within 5 s.
     rmSync(filler);
@@ -162,6 +173,8 @@ describe.skipIf(!mountable)('R6: disk full on a real 16 MiB tmpfs', () => {
     const before = uploaded.size;
     await upload();
     expect(uploaded.size, 'an upload after freeing space').toBe(before + 1);
+    const healthy = await httpCall(server, 'GET', '/readyz');
+    expect([healthy.status, healthy.body.degraded_reasons]).toEqual([200, []]);
 
     // Each batch is all there or not at all; acknowledged ones are all there.
     const present = new Set((await pullAll(server, device)).map((op) => op.op_id));

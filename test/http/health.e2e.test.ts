@@ -9,6 +9,8 @@ const HEALTH_FIELDS = [
   'blob_storage_writable',
   'build_commit',
   'database_reachable',
+  'database_writable',
+  'degraded_reasons',
   'log_epoch',
   'schema_version',
   'server_time',

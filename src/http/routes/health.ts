@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock.js';
 import { readEpoch, readSchemaVersion, type Sqlite } from '../../log/index.js';
@@ -26,22 +26,39 @@ function probeDatabase(db: Sqlite): { ok: boolean; schemaVersion: number; epoch:
   }
 }
 
-function probeBlobDir(blobDir: string): boolean {
-  const probe = join(blobDir, `.probe-${randomBytes(6).toString('hex')}`);
+// A block, not an empty file: on a full disk an empty file still gets created (it needs an
+// inode only), and health said ok while every write failed.
+const PROBE = Buffer.alloc(4096);
+
+/** Whether the filesystem under `dir` takes a block now (written, then removed). */
+function probeWritable(dir: string): boolean {
+  const probe = join(dir, `.probe-${randomBytes(6).toString('hex')}`);
   try {
-    writeFileSync(probe, '');
-    unlinkSync(probe);
+    writeFileSync(probe, PROBE);
     return true;
   } catch {
     return false;
+  } finally {
+    try {
+      unlinkSync(probe);
+    } catch {
+      // Never created.
+    }
   }
 }
 
 /** CONTRACT.md §8: the health answer; the admin diagnostics show the same. */
 export function checkHealth(deps: HealthDeps) {
   const database = probeDatabase(deps.db);
-  const blobs = probeBlobDir(deps.blobDir);
-  const ok = database.ok && blobs;
+  // The database's filesystem: a commit that cannot grow the WAL fails (507 storage_full).
+  const databaseWritable = database.ok && (deps.db.memory || probeWritable(dirname(deps.db.name)));
+  const blobs = probeWritable(deps.blobDir);
+  const reasons = [
+    ...(database.ok ? [] : ['database_unreachable']),
+    ...(database.ok && !databaseWritable ? ['database_storage_full_or_read_only'] : []),
+    ...(blobs ? [] : ['blob_storage_full_or_read_only']),
+  ];
+  const ok = reasons.length === 0;
   return {
     status: ok ? 'ok' : 'degraded',
     httpStatus: ok ? 200 : 503,
@@ -51,7 +68,9 @@ export function checkHealth(deps: HealthDeps) {
       build_commit: deps.build.buildCommit,
       uptime_seconds: Math.floor((Date.now() - deps.startedAt) / 1000),
       database_reachable: database.ok,
+      database_writable: databaseWritable,
       blob_storage_writable: blobs,
+      degraded_reasons: reasons,
       schema_version: database.schemaVersion,
       // Changes when the server is restored from a backup (RELIABILITY.md §1.11).
       log_epoch: database.epoch,

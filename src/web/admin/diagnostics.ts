@@ -111,8 +111,14 @@ export function diagnosticsRoutes(
       health: {
         ok,
         status: t(ok ? 'adminDiagOk' : 'adminDiagDegraded'),
-        database: t(h.database_reachable ? 'adminDiagReachable' : 'adminDiagUnreachable'),
-        databaseOk: h.database_reachable,
+        database: t(
+          !h.database_reachable
+            ? 'adminDiagUnreachable'
+            : h.database_writable
+              ? 'adminDiagReachable'
+              : 'adminDiagNotWritable',
+        ),
+        databaseOk: h.database_writable,
         blobs: t(h.blob_storage_writable ? 'adminDiagWritable' : 'adminDiagNotWritable'),
         blobsOk: h.blob_storage_writable,
         schema: n(h.schema_version),
