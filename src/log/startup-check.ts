@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { openDatabase, type Sqlite } from './database.js';
+import { DatabaseOpenError, openDatabase, type Sqlite } from './database.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import type { EventRow } from './event-store.js';
 import { GENESIS_HASH, sha256Hex, storedRowHash } from './hash.js';
@@ -135,11 +135,12 @@ export function checkDatabaseAtStartup(
   try {
     db = openDatabase(file, { mustExist: true, readonly: true });
   } catch (err) {
-    const { code, message } = err as { code?: string; message: string };
+    if (!(err instanceof DatabaseOpenError)) throw err;
+    const { code, cause } = err;
     throw new StartupCheckError(
       code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
-        ? `${file}: database corrupt (${message}) — the server will not start on it: restore the data directory from a backup`
-        : `${file}: cannot be opened (${message}) — check that the service user owns it and can read and write it`,
+        ? `${file}: database corrupt (${(cause as Error).message}) — the server will not start on it: restore the data directory from a backup`
+        : err.message,
     );
   }
   try {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -53,6 +53,18 @@ function freshCopy(): string {
 }
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** Whether this process may mount a tmpfs (root in a container that allows it). */
+function canMountTmpfs(): boolean {
+  const probe = makeTempDir();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * What the database holds: server.db's bytes and the WAL's. A read-only connection may
@@ -183,7 +195,7 @@ describe('a damaged log at start-up', () => {
     const db = new Database(file);
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     const rootPage = db
-      .prepare("SELECT rootpage FROM sqlite_master WHERE name = 'events'")
+      .prepare("SELECT rootpage FROM sqlite_master WHERE name = 'log_events'")
       .pluck()
       .get() as number;
     db.pragma('wal_checkpoint(TRUNCATE)');
@@ -199,6 +211,42 @@ describe('a damaged log at start-up', () => {
     expect(result.stderr).toContain('database corrupt');
     expect(result.stderr).toContain('restore');
   }, 60_000);
+});
+
+describe('a database that cannot be opened', () => {
+  it('names the file, the cause and what to do when a directory stands in its place', async () => {
+    const dir = join(makeTempDir(), 'data');
+    mkdirSync(join(dir, 'server.db'), { recursive: true });
+    const result = await startRefused(dir);
+    expect(result.code).toBe(1);
+    expect(result.portOpened).toBe(false);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(
+      `${join(dir, 'server.db')} is a directory, not a database file`,
+    );
+    expect(result.stderr).toContain('move it out of the way');
+  }, 60_000);
+
+  it.skipIf(!canMountTmpfs())(
+    'says read-only, and what to do, on a read-only file system',
+    async () => {
+      const mount = makeTempDir();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mount]);
+      try {
+        const dir = join(mount, 'data');
+        cpSync(freshCopy(), dir, { recursive: true });
+        execFileSync('mount', ['-o', 'remount,ro', mount]);
+        const result = await startRefused(dir);
+        expect(result.code).toBe(1);
+        expect(result.portOpened).toBe(false);
+        expect(result.stderr).toContain(`${join(dir, 'server.db')} is read-only to this process`);
+        expect(result.stderr).toContain('not mounted read-only');
+      } finally {
+        execFileSync('umount', ['-l', mount]);
+      }
+    },
+    60_000,
+  );
 });
 
 describe('a healthy data directory', () => {
