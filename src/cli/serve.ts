@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logger.js';
+import { createLogSink } from '../logger-sink.js';
 import { createMailer } from '../mail/mailer.js';
 import { checkDatabaseAtStartup } from '../log/startup-check.js';
 import { databaseFileOf, openRuntime } from '../runtime.js';
@@ -36,7 +37,12 @@ async function adminPassword(opts: ServeOptions): Promise<string | undefined> {
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = dataDirOf(opts);
-  const logger = createLogger({ level: process.env.VERSTAK_LOG_LEVEL ?? 'info' });
+  // Never blocks or throws: a full disk under stdout costs log lines, not the service.
+  const logOutput = createLogSink(1);
+  const logger = createLogger({
+    level: process.env.VERSTAK_LOG_LEVEL ?? 'info',
+    destination: logOutput,
+  });
   // Before anything writes to the data directory (the admin's config, migrations, projection
   // catch-up): a damaged database must not serve, and a refused start leaves it as found.
   const checked = checkDatabaseAtStartup(databaseFileOf(dataDir), dataDir);
@@ -70,7 +76,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       'no admin account yet: restart with --admin-user NAME --admin-pass-file FILE to create one',
     );
   }
-  const app = await buildApp({ ...runtime, logger });
+  const app = await buildApp({ ...runtime, logger, logOutput });
   // Requests being handled; connections without one (idle, or still sending headers) are
   // cut at shutdown instead of holding it for the whole drain time.
   let inFlight = 0;
@@ -120,7 +126,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       clearInterval(refusalFlush);
       runtime.close();
       logger.info('stopped');
-      logger.flush();
+      logOutput.flushSync();
       process.exit(0);
     }
   };

@@ -16,13 +16,15 @@ import { createRequestIds } from './request-id.js';
 import { blobRoutes } from './routes/blobs.js';
 import { authRoutes } from './routes/auth.js';
 import { clientRoutes } from './routes/client.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { syncRoutes } from './routes/sync.js';
 import { userRoutes } from './routes/user.js';
 
 export type AppDeps = Runtime & {
   readonly logger?: Logger | false;
   readonly build?: BuildInfo;
+  /** Where the logger writes, for health to report lines it had to drop. */
+  readonly logOutput?: HealthDeps['logOutput'];
 };
 
 /**
@@ -137,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     build: deps.build ?? readBuildInfo(),
     startedAt: Date.now(),
+    ...(deps.logOutput ? { logOutput: deps.logOutput } : {}),
   });
   const limiter = createRateLimiter(deps.clock, {
     onRefused: (r) => {

@@ -12,6 +12,7 @@ const HEALTH_FIELDS = [
   'database_writable',
   'degraded_reasons',
   'log_epoch',
+  'log_lines_dropped',
   'schema_version',
   'server_time',
   'status',

@@ -206,6 +206,7 @@ describe('admin JSON', () => {
       'database_writable',
       'blob_storage_writable',
       'degraded_reasons',
+      'log_lines_dropped',
       'schema_version',
       'log_epoch',
       'server_time',

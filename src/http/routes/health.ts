@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock.js';
 import { readEpoch, readSchemaVersion, type Sqlite } from '../../log/index.js';
+import type { LogSinkStats } from '../../logger-sink.js';
 import type { BuildInfo } from '../../version.js';
 import { wireTime } from '../body.js';
 
@@ -13,6 +14,8 @@ export interface HealthDeps {
   readonly clock: Clock;
   readonly build: BuildInfo;
   readonly startedAt: number;
+  /** The log output's losses (serve's sink); absent where nothing logs to a file descriptor. */
+  readonly logOutput?: { stats(): LogSinkStats };
 }
 
 const serverTime = (clock: Clock) => wireTime(clock.now().toISOString());
@@ -71,6 +74,8 @@ export function checkHealth(deps: HealthDeps) {
       database_writable: databaseWritable,
       blob_storage_writable: blobs,
       degraded_reasons: reasons,
+      // Lines the log output refused (a full disk under stdout): dropped so serving goes on.
+      log_lines_dropped: deps.logOutput?.stats().droppedLines ?? 0,
       schema_version: database.schemaVersion,
       // Changes when the server is restored from a backup (RELIABILITY.md §1.11).
       log_epoch: database.epoch,
