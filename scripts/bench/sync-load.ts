@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
 import { processCpuNs, pullOnce, pullPasses } from './pull-load.js';
+import { procStatusMiB, restingRssMiB } from './server-memory.js';
 
 const PASSWORD = 'bench-password-123';
 
@@ -16,6 +17,8 @@ export interface SyncLoadOptions {
   readonly pushSeconds: number;
   /** Each pull pass (the whole vault at one page size) is run this often; the median counts. */
   readonly pullPasses?: number;
+  /** How long the server is left idle before its resting RSS is read (before and after load). */
+  readonly restMs?: number;
 }
 
 export interface SyncLoadFigures {
@@ -30,6 +33,10 @@ export interface SyncLoadFigures {
   readonly pull100ServerCpuUs: number | undefined;
   readonly pull100ClientCpuUs: number;
   readonly serverRssMiB: number;
+  /** Server RSS (MiB) at rest: started and idle before any push, and idle again after the load. */
+  readonly serverRestingRssMiB: { readonly beforeLoad?: number; readonly afterLoad?: number };
+  /** The server's peak RSS over its whole life (VmHWM), in MiB. */
+  readonly serverPeakRssMiB: number | undefined;
   /** CPU per pushed op (µs): the server process (all its threads) and the load generator. */
   readonly pushCpuUsPerOp: number | undefined;
   readonly pushClientCpuUsPerOp: number;
@@ -189,6 +196,7 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     const first = await pullOnce(server.baseUrl, reader, 0);
     if (first.ops !== 0 || first.hasMore) throw new Error('the empty vault pulled ops');
     const pid = server.child.pid!;
+    const restingBefore = await restingRssMiB(pid, opts.restMs ?? 0);
     const cpu0 = processCpuNs(pid);
     const pushed = await pushPhase(server.baseUrl, tokens, opts);
     const cpu1 = processCpuNs(pid);
@@ -198,6 +206,8 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     if (pull100.ops !== pushed.ops || pull1000.ops !== pushed.ops) {
       throw new Error(`pulled ${pull100.ops} / ${pull1000.ops} ops of ${pushed.ops} pushed`);
     }
+    const rssAfterLoad = serverRssMiB(server.child);
+    const restingAfter = await restingRssMiB(pid, opts.restMs ?? 0);
     figures = {
       pushOpsPerSec: Math.round(pushed.opsPerSec),
       pushP50Ms: Number(pushed.p50.toFixed(1)),
@@ -211,7 +221,9 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
           ? undefined
           : Math.round(pull100.serverCpuUsPerPage),
       pull100ClientCpuUs: Math.round(pull100.clientCpuUsPerPage),
-      serverRssMiB: serverRssMiB(server.child),
+      serverRssMiB: rssAfterLoad,
+      serverRestingRssMiB: { beforeLoad: restingBefore, afterLoad: restingAfter },
+      serverPeakRssMiB: procStatusMiB(pid, 'VmHWM'),
       pushCpuUsPerOp:
         cpu0 === undefined || cpu1 === undefined
           ? undefined

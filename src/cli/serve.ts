@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
+import { capYoungGeneration, setServerHeapFlags } from '../heap-flags.js';
 import { createLogger } from '../logger.js';
 import { createLogSink } from '../logger-sink.js';
 import { createMailer } from '../mail/mailer.js';
@@ -66,6 +67,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     onRebuildProgress: stderrProgress('rebuilding projections'),
     // Pushes commit on the event loop; checkpoints no longer run inside those commits.
     checkpointer: {
+      onWorkerOnline: setServerHeapFlags,
       onError: (err) =>
         logger.error({ err }, 'WAL checkpoint worker failed; commits checkpoint the WAL themselves again'),
     },
@@ -86,6 +88,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   });
   const address = resolveListen({ ...opts, configured: runtime.config.listen });
   await app.listen({ host: address.host, port: address.port });
+  // Started: from here on the young generation may grow to its cap (see heap-flags.ts).
+  capYoungGeneration();
   // Slowloris guard: a client must finish its headers within this time.
   app.server.headersTimeout = runtime.config.timeouts.headers_ms;
   const mailer = createMailer(runtime, logger);

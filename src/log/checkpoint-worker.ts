@@ -12,8 +12,12 @@ export const SLOT = {
   frames: 3,
   /** Checkpoints that left no frame behind, so the next commit restarts the WAL. */
   caughtUp: 4,
+  /** Set by the worker that ends because the WAL was all checkpointed and quiet for `retireMs`. */
+  retired: 5,
+  /** Set by the worker as soon as it runs (its isolate exists). */
+  online: 6,
 } as const;
-export const SLOT_COUNT = 5;
+export const SLOT_COUNT = 7;
 
 export interface CheckpointWorkerData {
   /** Resolved path of better-sqlite3, so the worker loads the server's own copy. */
@@ -24,6 +28,8 @@ export interface CheckpointWorkerData {
   readonly thresholdFrames: number;
   readonly pollMs: number;
   readonly idleMs: number;
+  /** The worker ends once the WAL has been all in the database file and unchanged this long. */
+  readonly retireMs: number;
 }
 
 interface WalState {
@@ -53,6 +59,8 @@ export function checkpointWorkerMain(
   const state = new Int32Array(data.state);
   const { slot } = data;
   let db: BetterSqlite3.Database | undefined;
+  Atomics.store(state, slot.online, 1);
+  Atomics.notify(state, slot.online);
   try {
     if (Atomics.load(state, slot.stop) !== 0) return;
     const Database = load(data.sqlitePath) as typeof BetterSqlite3;
@@ -100,10 +108,16 @@ export function checkpointWorkerMain(
       // Once commits pause, the rest goes too, so the next commit starts a fresh WAL.
       const quiet = pending > 0 && Date.now() - quietSince >= data.idleMs;
       if (pending >= data.thresholdFrames || quiet) catchUp(wal);
+      // Nothing left to copy and no commit for a while: the thread's isolate (some 8 MiB)
+      // is given back; the server starts a new worker when commits come again.
+      return pending <= 0 && Date.now() - quietSince >= data.retireMs;
     };
     while (!stopping()) {
       try {
-        poll();
+        if (poll()) {
+          Atomics.store(state, slot.retired, 1);
+          return;
+        }
       } catch (error) {
         // The WAL index is briefly locked (recovery, a restart): not a reason to stop.
         const code = (error as { code?: unknown }).code;

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { createTransport } from 'nodemailer';
+import { nodemailer } from './nodemailer.js';
 import type { Sqlite } from '../log/index.js';
 import type { SmtpSettings } from '../projections/settings.js';
 import { describeFailure, secretVariants } from './failure.js';
@@ -28,7 +28,7 @@ export async function probeSmtp(
 ): Promise<ProbeResult> {
   let transport: ProbeTransport | undefined;
   try {
-    transport = createTransport(transportOptions(settings, password, tls));
+    transport = nodemailer().createTransport(transportOptions(settings, password, tls));
     await transport.verify();
     // The same composition as an outbox mail, so the headers are checked the same way.
     const row: OutboxRow = {

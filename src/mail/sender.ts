@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { createTransport, type SendMailOptions } from 'nodemailer';
+import type { SendMailOptions } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus.js';
@@ -8,6 +8,7 @@ import type { Sqlite } from '../log/index.js';
 import { isSmtpConfigured, type SmtpSettings } from '../projections/settings.js';
 import { describeFailure, MailError, secretVariants } from './failure.js';
 import { composeMail, transportOptions } from './message.js';
+import { nodemailer } from './nodemailer.js';
 import { dueMails, markFailed, markSent, pendingMailCounts, takeQueuedMark } from './outbox.js';
 
 /** The part of a nodemailer transporter the sender uses. */
@@ -55,7 +56,7 @@ export const retryDelayMs = (failuresSoFar: number) =>
 
 export function createMailSender(deps: MailSenderDeps): MailSender {
   const { db, clock, logger } = deps;
-  const factory = deps.transportFactory ?? ((options) => createTransport(options));
+  const factory = deps.transportFactory ?? ((options) => nodemailer().createTransport(options));
   let warnedUnconfigured = false;
   let stopped = false;
 
