@@ -35,7 +35,7 @@ import {
   type EventStore,
   type Sqlite,
 } from './log/index.js';
-import { migrateOutbox } from './mail/outbox.js';
+import { MAIL_PARAMS_PURPOSE, migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
 import {
   configuredWebSettings,
@@ -90,6 +90,11 @@ export interface Runtime {
    * pages' origin checks and Secure cookies follow, with no listen-address fallback.
    */
   readonly configuredPublicUrl: () => string;
+  /**
+   * The address the server actually listens on (serve, once listening): without a public
+   * URL, mail links point there rather than at the default port.
+   */
+  useListenAddress(address: string): void;
   /** Default locale, registration, server name: the admin's latest, else config.yml. */
   readonly webSettings: () => WebSettings;
   readonly devices: DeviceService;
@@ -158,9 +163,16 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   });
   const devices = createDeviceService({ db, handle, hasher, ids, clock, budget });
   // The settings (flags, CLI, admin console) win; config.yml is the fallback. Never the Host header.
-  const publicUrl = () => settingsPublicUrl(db) || publicUrlOf(config);
+  let listening: string | undefined;
+  const publicUrl = () =>
+    settingsPublicUrl(db) || publicUrlOf({ ...config, listen: listening ?? config.listen });
   const configuredPublicUrl = () => settingsPublicUrl(db) || config.public_url.trim();
-  const accountDeps = { db, handle, hasher, ids, clock, publicUrl };
+  // A systemd credential key is read-only; only the data-dir key is created on first use.
+  const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
+    createKey: !process.env.CREDENTIALS_DIRECTORY,
+  });
+  const sealMail = (plain: string) => secrets.encrypt(plain, MAIL_PARAMS_PURPOSE);
+  const accountDeps = { db, handle, hasher, ids, clock, publicUrl, sealMail };
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
   const sessions = createSessionService({ db, handle, hasher, ids, clock, refusals, budget });
@@ -188,10 +200,6 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     clock,
     config,
     findBlob: findBlobReference,
-  });
-  // A systemd credential key is read-only; only the data-dir key is created on first use.
-  const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
-    createKey: !process.env.CREDENTIALS_DIRECTORY,
   });
   const settings = createSettingsService({
     db,
@@ -228,6 +236,9 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     rateLimitLog,
     publicUrl,
     configuredPublicUrl,
+    useListenAddress: (address: string) => {
+      listening = address;
+    },
     webSettings,
     devices,
     activity,

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
@@ -48,10 +49,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   // catch-up): a damaged database must not serve, and a refused start leaves it as found.
   const checked = checkDatabaseAtStartup(databaseFileOf(dataDir), dataDir);
   const leftovers = removeLeftovers(dataDir);
-  logger.info(
-    { head: checked.head, checked: checked.checked, leftovers },
-    'start-up check passed',
-  );
+  logger.info({ head: checked.head, checked: checked.checked, leftovers }, 'start-up check passed');
   const hasher = createPasswordHasher();
   if (opts.adminUser) {
     const password = await adminPassword(opts);
@@ -69,7 +67,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     checkpointer: {
       onWorkerOnline: setServerHeapFlags,
       onError: (err) =>
-        logger.error({ err }, 'WAL checkpoint worker failed; commits checkpoint the WAL themselves again'),
+        logger.error(
+          { err },
+          'WAL checkpoint worker failed; commits checkpoint the WAL themselves again',
+        ),
     },
   });
   applyStartupMailSettings(runtime, opts, process.env, logger);
@@ -88,6 +89,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
   });
   const address = resolveListen({ ...opts, configured: runtime.config.listen });
   await app.listen({ host: address.host, port: address.port });
+  const { port } = app.server.address() as AddressInfo;
+  runtime.useListenAddress(
+    `${address.host.includes(':') ? `[${address.host}]` : address.host}:${port}`,
+  );
+  if (!runtime.configuredPublicUrl()) {
+    logger.warn(
+      { mailLinks: runtime.publicUrl() },
+      'no public URL set: links in mails point at the address this server listens on; set the address users reach in the admin console (Settings) or public_url in config.yml',
+    );
+  }
   // Started: from here on the young generation may grow to its cap (see heap-flags.ts).
   capYoungGeneration();
   // Slowloris guard: a client must finish its headers within this time.
@@ -116,7 +127,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => app.server.closeAllConnections(), runtime.config.timeouts.shutdown_ms);
+    const force = setTimeout(
+      () => app.server.closeAllConnections(),
+      runtime.config.timeouts.shutdown_ms,
+    );
     force.unref();
     const drained = setInterval(() => {
       if (inFlight === 0) app.server.closeAllConnections();
@@ -146,7 +160,10 @@ export const serveCommand = new Command('serve')
   .option('--admin-user <name>', 'create or update this admin of the web console')
   .option('--admin-pass-file <file>', "read the admin's password from a file")
   .option('--admin-pass-stdin', "read the admin's password from standard input")
-  .option('--admin-pass <password>', 'admin password on the command line (visible to other users; avoid)')
+  .option(
+    '--admin-pass <password>',
+    'admin password on the command line (visible to other users; avoid)',
+  )
   .action(serve);
 
 addSmtpFlags(serveCommand);

@@ -57,6 +57,8 @@ export interface AccountDeps {
   readonly clock: Clock;
   /** The base of mailed links; later read from the admin's settings. */
   readonly publicUrl: () => string;
+  /** Encrypts the params of a mail whose link carries a token, for the outbox (outbox.ts). */
+  readonly sealMail: (plain: string) => string;
 }
 
 export const userStateLoader = (userId: string) => (tx: Sqlite) => loadUserState(tx, userId);
@@ -106,6 +108,7 @@ export function createAccountService(deps: AccountDeps) {
                 },
               },
               clock.now(),
+              resent ? { seal: deps.sealMail, expiresAt: confirmation.expiresAt } : {},
             );
           },
         });
@@ -141,6 +144,7 @@ export function createAccountService(deps: AccountDeps) {
               params: { link: confirmLink(base, token), username },
             },
             clock.now(),
+            { seal: deps.sealMail, expiresAt: confirmation.expiresAt },
           ),
       });
     },

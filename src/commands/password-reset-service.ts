@@ -48,6 +48,7 @@ export function createPasswordResetService(deps: AccountDeps) {
         return;
       }
       const link = resetLink(deps.publicUrl(), token);
+      const expiresAt = later(RESET_TOKEN_TTL_MS);
       handle({
         stream: userStream(user.id),
         decider: userDecider,
@@ -59,7 +60,7 @@ export function createPasswordResetService(deps: AccountDeps) {
             userId: user.id,
             email,
             tokenHash,
-            expiresAt: later(RESET_TOKEN_TTL_MS),
+            expiresAt,
             recentResets: countResetRequestsSince(
               tx,
               user.id,
@@ -79,6 +80,7 @@ export function createPasswordResetService(deps: AccountDeps) {
               params: mail,
             },
             clock.now(),
+            { seal: deps.sealMail, expiresAt },
           );
         },
       });

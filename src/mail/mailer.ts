@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime.js';
+import { MAIL_PARAMS_PURPOSE } from './outbox.js';
 import { createMailSender, type MailSender, type MailSenderDeps } from './sender.js';
 
 export type MailerOptions = Partial<Pick<MailSenderDeps, 'transportFactory' | 'tls' | 'pollMs'>>;
@@ -9,7 +10,7 @@ export type MailerOptions = Partial<Pick<MailSenderDeps, 'transportFactory' | 't
  * the Runtime: operator commands open a runtime too, and they must never deliver mail.
  */
 export function createMailer(
-  runtime: Pick<Runtime, 'db' | 'clock' | 'bus' | 'settings'>,
+  runtime: Pick<Runtime, 'db' | 'clock' | 'bus' | 'settings' | 'secrets'>,
   logger: Logger,
   options: MailerOptions = {},
 ): MailSender {
@@ -20,6 +21,7 @@ export function createMailer(
     logger: logger.child({ component: 'mail' }),
     getSettings: () => runtime.settings.current(),
     decryptPassword: (cipher) => runtime.settings.decryptPassword(cipher),
+    openSealedParams: (cipher) => runtime.secrets.decrypt(cipher, MAIL_PARAMS_PURPOSE),
     ...options,
   });
 }

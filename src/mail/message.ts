@@ -3,26 +3,34 @@ import type { SendMailOptions } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { SmtpSettings } from '../projections/settings.js';
 import { MailError } from './failure.js';
-import type { OutboxRow } from './outbox.js';
+import { paramsOf, type OutboxRow } from './outbox.js';
 import { renderMail } from './templates.js';
 
 // A bare address only: a comma or angle bracket would let one value name more recipients.
 const BARE_ADDRESS = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
 
-function render(row: OutboxRow) {
+function render(row: OutboxRow, open: (cipher: string) => string) {
   try {
-    return renderMail(row.template, row.locale, JSON.parse(row.params) as Record<string, string>);
+    return renderMail(row.template, row.locale, paramsOf(row, open));
   } catch (err) {
     throw new MailError((err as Error).message);
   }
 }
 
+const noSealedParams = () => {
+  throw new Error('sealed mail params and no key to open them');
+};
+
 /**
  * The message for one outbox row. Header values are checked again here, whatever wrote
  * the row: no line break and no second address ever reaches nodemailer (RELIABILITY §2.12).
  */
-export function composeMail(row: OutboxRow, from: string): SendMailOptions {
-  const mail = render(row);
+export function composeMail(
+  row: OutboxRow,
+  from: string,
+  open: (cipher: string) => string = noSealedParams,
+): SendMailOptions {
+  const mail = render(row, open);
   const headers = { to: row.recipient, from, subject: mail.subject };
   for (const [name, value] of Object.entries(headers)) {
     if (/[\r\n]/.test(value)) throw new MailError(`the ${name} header contains a line break`);

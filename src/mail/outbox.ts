@@ -25,6 +25,7 @@ export interface OutboxRow {
   readonly next_attempt_at: string;
   readonly last_error: string | null;
   readonly sent_at: string | null;
+  readonly expires_at: string | null;
 }
 
 /**
@@ -46,6 +47,44 @@ export function migrateOutbox(db: Sqlite): void {
     sent_at TEXT
   ) STRICT;
   CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (sent_at, next_attempt_at);`);
+  const columns = db.prepare("SELECT name FROM pragma_table_info('mail_outbox')").pluck().all();
+  // When the mail's one-time link stops working: past it, an unsent mail is pointless.
+  if (!columns.includes('expires_at'))
+    db.exec('ALTER TABLE mail_outbox ADD COLUMN expires_at TEXT');
+}
+
+/** Params stored sealed (encrypted) start with this; others are JSON text as written. */
+const SEALED = 'sealed:';
+/** The secret box's purpose for mail params: a cipher made for another use cannot pass. */
+export const MAIL_PARAMS_PURPOSE = 'mail params';
+
+export interface EnqueueOptions {
+  /**
+   * Encrypts the params (the secret box), for mails whose link carries a token: the
+   * outbox may hold it for hours while SMTP is down, and a copy of the database must
+   * not hand out working reset links.
+   */
+  readonly seal?: (plain: string) => string;
+  /** When the link stops working; an unsent mail is dropped then (dropExpiredMails). */
+  readonly expiresAt?: string;
+}
+
+/** A row's params as the templates take them; `open` decrypts sealed ones. */
+export function paramsOf(
+  row: Pick<OutboxRow, 'params'>,
+  open: (cipher: string) => string,
+): Record<string, string> {
+  const text = row.params.startsWith(SEALED) ? open(row.params.slice(SEALED.length)) : row.params;
+  return JSON.parse(text) as Record<string, string>;
+}
+
+/** Removes unsent mails whose link has expired; returns how many went. */
+export function dropExpiredMails(db: Sqlite, now: Date): number {
+  return db
+    .prepare(
+      'DELETE FROM mail_outbox WHERE sent_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?',
+    )
+    .run(now.toISOString()).changes;
 }
 
 // Connections that queued a mail since the sender last looked: most commits (every push)
@@ -63,21 +102,28 @@ export function takeQueuedMark(db: Sqlite): boolean {
  * Must run inside the command's transaction; returns the mail's id. CR/LF never reach a
  * mail header.
  */
-export function enqueueMail(db: Sqlite, mail: OutboxMail, now: Date): number {
+export function enqueueMail(
+  db: Sqlite,
+  mail: OutboxMail,
+  now: Date,
+  options: EnqueueOptions = {},
+): number {
   if (/[\r\n]/.test(mail.to)) throw new Error('mail recipient contains a line break');
   queuedOn.add(db);
+  const params = JSON.stringify(mail.params);
   const result = db
     .prepare(
-      `INSERT INTO mail_outbox (created_at, recipient, template, locale, params, next_attempt_at)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO mail_outbox (created_at, recipient, template, locale, params, next_attempt_at,
+       expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       now.toISOString(),
       mail.to,
       mail.template,
       mail.locale,
-      JSON.stringify(mail.params),
+      options.seal ? `${SEALED}${options.seal(params)}` : params,
       now.toISOString(),
+      options.expiresAt ?? null,
     );
   return Number(result.lastInsertRowid);
 }

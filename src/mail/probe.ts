@@ -1,9 +1,9 @@
 import type { ConnectionOptions } from 'node:tls';
-import { nodemailer } from './nodemailer.js';
 import type { Sqlite } from '../log/index.js';
 import type { SmtpSettings } from '../projections/settings.js';
 import { describeFailure, secretVariants } from './failure.js';
 import { composeMail, transportOptions } from './message.js';
+import { nodemailer } from './nodemailer.js';
 import { findMail, type MailLocale, type OutboxRow } from './outbox.js';
 import type { MailTransport } from './sender.js';
 
@@ -42,6 +42,7 @@ export async function probeSmtp(
       next_attempt_at: '',
       last_error: null,
       sent_at: null,
+      expires_at: null,
     };
     await transport.sendMail(composeMail(row, settings.from));
     return { ok: true };

@@ -9,7 +9,14 @@ import { isSmtpConfigured, type SmtpSettings } from '../projections/settings.js'
 import { describeFailure, MailError, secretVariants } from './failure.js';
 import { composeMail, transportOptions } from './message.js';
 import { nodemailer } from './nodemailer.js';
-import { dueMails, markFailed, markSent, pendingMailCounts, takeQueuedMark } from './outbox.js';
+import {
+  dropExpiredMails,
+  dueMails,
+  markFailed,
+  markSent,
+  pendingMailCounts,
+  takeQueuedMark,
+} from './outbox.js';
 
 /** The part of a nodemailer transporter the sender uses. */
 export interface MailTransport {
@@ -24,6 +31,8 @@ export interface MailSenderDeps {
   /** Read before every round, so a change made by another process is seen without restart. */
   getSettings(): SmtpSettings | undefined;
   decryptPassword(cipher: string): string;
+  /** Decrypts the sealed params of a mail whose link carries a token (outbox.ts). */
+  openSealedParams(cipher: string): string;
   /** Committed events nudge a round: a command may have written an outbox row. */
   readonly bus?: Bus;
   readonly transportFactory?: (options: SMTPTransport.Options) => MailTransport;
@@ -63,6 +72,9 @@ export function createMailSender(deps: MailSenderDeps): MailSender {
   async function round(): Promise<DeliveryRound> {
     let sent = 0;
     let failed = 0;
+    // Also while SMTP is down: a link that no longer works is not worth keeping or sending.
+    const expired = dropExpiredMails(db, clock.now());
+    if (expired > 0) logger.info({ expired }, 'unsent mails dropped: their links expired');
     const settings = deps.getSettings();
     if (!isSmtpConfigured(settings)) {
       const { waiting } = pendingMailCounts(db);
@@ -89,7 +101,9 @@ export function createMailSender(deps: MailSenderDeps): MailSender {
               }
               transport = factory(transportOptions(settings, password, deps.tls));
             }
-            await transport.sendMail(composeMail(row, settings.from));
+            await transport.sendMail(
+              composeMail(row, settings.from, (cipher) => deps.openSealedParams(cipher)),
+            );
             markSent(db, row.id, clock.now());
             sent++;
             logger.info({ mailId: row.id, template: row.template }, 'mail sent');

@@ -92,7 +92,12 @@ describe('the server binary', () => {
     const dataDir = tempDir();
     const passFile = join(tempDir(), 'admin-pass');
     writeFileSync(passFile, `${ADMIN_PASSWORD}\n`);
-    const server = await start(dataDir, ['--admin-pass-file', passFile]);
+    const server = await start(dataDir, [
+      '--admin-pass-file',
+      passFile,
+      '--public-url',
+      'https://sync.example.test',
+    ]);
 
     const agent = new Agent({ keepAlive: true });
     try {

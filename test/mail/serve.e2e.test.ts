@@ -162,6 +162,49 @@ describe('a running server delivering mail', () => {
     });
   });
 
+  it('without a public URL, links point at the address it listens on, and it warns', async () => {
+    const smtp = await startSmtpServer();
+    const dir = makeTempDir();
+    const dataDir = join(dir, 'data');
+    const server = await startServer(dataDir, writeSecret(dir, 'admin-pass', 'admin password 1'), [
+      '--smtp-host',
+      '127.0.0.1',
+      '--smtp-port',
+      String(smtp.port),
+      '--smtp-security',
+      'none',
+      '--smtp-from',
+      'sync@example.test',
+    ]);
+    const added = await runCli([
+      'user',
+      'add',
+      '--data',
+      dataDir,
+      '--username',
+      'carol',
+      '--email',
+      'carol@example.test',
+      '--password-file',
+      writeSecret(dir, 'pw', 'carol password 1'),
+      '--confirmed',
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/v1/auth/forgot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'carol@example.test' }),
+    });
+    expect(res.status).toBe(200);
+    const [mail] = await smtp.waitForMessages(1, 20_000);
+    expect(mail!.text).toContain(`http://127.0.0.1:${server.port}/`);
+    expect(mail!.text).not.toContain(':47732');
+    const warning = jsonLines(server.output()).find((l) =>
+      String(l.msg).startsWith('no public URL set'),
+    );
+    expect(warning).toMatchObject({ level: 40, mailLinks: `http://127.0.0.1:${server.port}` });
+  });
+
   it('refuses to start with invalid mail flags, naming the field', async () => {
     const dataDir = join(makeTempDir(), 'data');
     const result = await runCli([

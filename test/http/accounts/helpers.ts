@@ -1,3 +1,4 @@
+import { MAIL_PARAMS_PURPOSE, paramsOf } from '../../../src/mail/outbox.js';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { MailTemplateName } from '../../../src/mail/outbox.js';
@@ -38,9 +39,17 @@ export function outbox(server: TestServer, to?: string): Mail[] {
   const rows = server.runtime.db
     .prepare('SELECT recipient, template, locale, params FROM mail_outbox ORDER BY id')
     .all() as { recipient: string; template: MailTemplateName; locale: string; params: string }[];
-  return rows
-    .map((r) => ({ ...r, params: JSON.parse(r.params) as Mail['params'] }))
-    .filter((m) => to === undefined || m.recipient === to);
+  return (
+    rows
+      // Links with tokens are stored sealed; the server's own key opens them, as its sender does.
+      .map((r) => ({
+        ...r,
+        params: paramsOf(r, (cipher) =>
+          server.runtime.secrets.decrypt(cipher, MAIL_PARAMS_PURPOSE),
+        ),
+      }))
+      .filter((m) => to === undefined || m.recipient === to)
+  );
 }
 
 export function lastMail(server: TestServer, to: string, template: MailTemplateName): Mail {
