@@ -69,7 +69,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       onError: (err) =>
         logger.error(
           { err },
-          'WAL checkpoint worker failed; commits checkpoint the WAL themselves again',
+          'WAL checkpoint worker failed; commits checkpoint the WAL themselves until it is started again',
         ),
     },
   });

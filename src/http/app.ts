@@ -140,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     build: deps.build ?? readBuildInfo(),
     startedAt: Date.now(),
     ...(deps.logOutput ? { logOutput: deps.logOutput } : {}),
+    ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}),
   });
   const limiter = createRateLimiter(deps.clock, {
     onRefused: (r) => {

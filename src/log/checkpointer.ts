@@ -12,6 +12,9 @@ import type { Sqlite } from './database.js';
 const DEFAULT_AUTOCHECKPOINT = 1000;
 /** How long the start waits for the first worker to run, so that onWorkerOnline comes first. */
 const ONLINE_WAIT_MS = 2_000;
+/** A failed worker is started again after this, doubling up to RESTART_MAX_MS while it fails. */
+const RESTART_FIRST_MS = 1_000;
+const RESTART_MAX_MS = 60_000;
 /** How long stop() waits for a checkpoint in progress before closing anyway. */
 const STOP_WAIT_MS = 5_000;
 /**
@@ -45,8 +48,13 @@ export interface CheckpointerOptions {
    * first worker, before startCheckpointer returns.
    */
   readonly onWorkerOnline?: () => void;
-  /** The worker failed: it has stopped, and the main connection checkpoints as before. */
+  /**
+   * The worker failed (e.g. SQLITE_FULL): the main connection checkpoints as before until
+   * a new worker, started after a backoff, runs.
+   */
   readonly onError: (error: unknown) => void;
+  /** The first wait before a failed worker is started again (doubling while it fails). */
+  readonly restartMs?: number;
 }
 
 export interface CheckpointStats {
@@ -60,6 +68,8 @@ export interface CheckpointStats {
   readonly started: number;
   /** Workers that ended on their own after `retireMs` without commits. */
   readonly retired: number;
+  /** Workers that failed; each is started again after a backoff. */
+  readonly failures: number;
 }
 
 export interface Checkpointer {
@@ -101,25 +111,45 @@ export function startCheckpointer(db: Sqlite, options: CheckpointerOptions): Che
   const walState = db.prepare<[], { log: number; checkpointed: number }>(
     'PRAGMA wal_checkpoint(NOOP)',
   );
-  db.pragma(`wal_autocheckpoint = ${options.backstopFrames ?? 10_000}`);
 
   let stopping = false;
-  let failed = false;
   let started = 0;
   let retired = 0;
+  let failures = 0;
+  // Failures in a row without a checkpoint in between: the backoff doubles with them.
+  let failingInARow = 0;
+  let checkpointsAtStart = 0;
   let worker: Worker | undefined;
   let wake: NodeJS.Timeout | undefined;
+  let restart: NodeJS.Timeout | undefined;
+  const backstop = () => db.pragma(`wal_autocheckpoint = ${options.backstopFrames ?? 10_000}`);
   const fail = (error: unknown) => {
-    if (failed || stopping) return;
-    failed = true;
+    if (stopping) return;
+    failures += 1;
+    if (Atomics.load(state, SLOT.checkpoints) > checkpointsAtStart) failingInARow = 0;
+    const delay = Math.min(
+      (options.restartMs ?? RESTART_FIRST_MS) * 2 ** failingInARow,
+      RESTART_MAX_MS,
+    );
+    failingInARow += 1;
     if (wake) clearInterval(wake);
+    wake = undefined;
+    // Meanwhile commits checkpoint the WAL themselves, as without a worker.
     if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT}`);
     options.onError(error);
+    restart = setTimeout(() => {
+      restart = undefined;
+      if (stopping || !db.open) return;
+      backstop();
+      startWorker();
+    }, delay);
+    restart.unref();
   };
   const startWorker = () => {
     Atomics.store(state, SLOT.done, 0);
     Atomics.store(state, SLOT.retired, 0);
     Atomics.store(state, SLOT.online, 0);
+    checkpointsAtStart = Atomics.load(state, SLOT.checkpoints);
     started += 1;
     const current = new Worker(source, {
       eval: true,
@@ -130,16 +160,19 @@ export function startCheckpointer(db: Sqlite, options: CheckpointerOptions): Che
     worker = current;
     // Never keeps the process alive on its own; stop() ends it deliberately.
     current.unref();
-    current.on('error', fail);
+    // An error event is followed by the exit event, which decides what happens next.
+    let error: unknown;
+    current.on('error', (err) => (error = err));
     // A restarted worker must not stall the commits that woke it: it is not waited for.
     if (options.onWorkerOnline && started > 1) current.once('online', options.onWorkerOnline);
     current.on('exit', (code) => {
       if (worker !== current) return;
       worker = undefined;
       if (code !== 0 || Atomics.load(state, SLOT.retired) !== 1) {
-        fail(new Error(`checkpoint worker exited with code ${code}`));
-      } else if (!stopping && !failed) {
+        fail(error ?? new Error(`checkpoint worker exited with code ${code}`));
+      } else if (!stopping) {
         retired += 1;
+        failingInARow = 0;
         // The backstop stays set: the WAL is bounded while the next worker starts.
         wake = setInterval(wakeOnCommits, options.wakeMs ?? 250);
         wake.unref();
@@ -147,7 +180,7 @@ export function startCheckpointer(db: Sqlite, options: CheckpointerOptions): Che
     });
   };
   const wakeOnCommits = () => {
-    if (stopping || failed || !db.open) return;
+    if (stopping || worker || !db.open) return;
     try {
       const wal = walState.get()!;
       if (wal.log <= wal.checkpointed) return;
@@ -162,6 +195,7 @@ export function startCheckpointer(db: Sqlite, options: CheckpointerOptions): Che
     wake = undefined;
     startWorker();
   };
+  backstop();
   startWorker();
   // At start-up nothing is served yet: the wait (a thread and an isolate being made, some
   // milliseconds) costs no request, and no allocation comes between the two.
@@ -177,11 +211,13 @@ export function startCheckpointer(db: Sqlite, options: CheckpointerOptions): Che
       caughtUp: Atomics.load(state, SLOT.caughtUp),
       started,
       retired,
+      failures,
     }),
     stop() {
       if (stopping) return;
       stopping = true;
       if (wake) clearInterval(wake);
+      if (restart) clearTimeout(restart);
       Atomics.store(state, SLOT.stop, 1);
       Atomics.notify(state, SLOT.stop);
       // Blocks the caller only for the checkpoint in progress, so that the caller's final

@@ -8,6 +8,7 @@ const openApp = useApps();
 const HEALTH_FIELDS = [
   'blob_storage_writable',
   'build_commit',
+  'checkpoint_worker_failures',
   'database_reachable',
   'database_writable',
   'degraded_reasons',

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -164,7 +164,11 @@ describe('the WAL checkpoint worker', () => {
 
   it('reports a worker that cannot open the database and gives checkpoints back to commits', async () => {
     const { dir, file, db, store } = openFileLog();
-    const { checkpointer, errors } = start(db, { file: join(dir, 'missing', 'server.db') });
+    const { checkpointer, errors } = start(db, {
+      file: join(dir, 'missing', 'server.db'),
+      // Not started again within this test: what it checks is the time without a worker.
+      restartMs: 600_000,
+    });
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(NEVER);
     await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 10_000, interval: 5 });
     expect(String(errors[0])).toMatch(/Cannot open database/);
@@ -178,6 +182,29 @@ describe('the WAL checkpoint worker', () => {
     commitChunk(store, Math.ceil(2500 / perCommit), 48_000);
     expect(walBytes(file)).toBeLessThanOrEqual(32 + (1000 + 2 * perCommit) * FRAME_BYTES);
     expect(checkpointer.stats().frames).toBe(0);
+    checkpointer.stop();
+    expect(verifyLog(db).problems).toEqual([]);
+  });
+
+  // Issue 12: a worker that failed (SQLITE_FULL, a missing file) was gone until a restart.
+  it('starts a failed worker again after a backoff, and counts the failures', async () => {
+    const { dir, file, db, store } = openFileLog();
+    const path = join(dir, 'later', 'server.db');
+    const { checkpointer, errors } = start(db, { file: path, restartMs: 200 });
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 10_000, interval: 5 });
+    expect(checkpointer.stats().failures).toBe(1);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    // The cause goes away: the next worker opens the database and checkpoints.
+    mkdirSync(join(dir, 'later'));
+    symlinkSync(file, path);
+    await vi.waitFor(() => expect(checkpointer.stats().started).toBe(2), { timeout: 10_000 });
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(NEVER);
+    commitChunk(store, 4);
+    await vi.waitFor(() => expect(checkpointer.stats().frames).toBeGreaterThan(0), {
+      timeout: 10_000,
+      interval: 5,
+    });
+    expect(checkpointer.stats().failures).toBe(1);
     checkpointer.stop();
     expect(verifyLog(db).problems).toEqual([]);
   });

@@ -207,6 +207,7 @@ describe('admin JSON', () => {
       'blob_storage_writable',
       'degraded_reasons',
       'log_lines_dropped',
+      'checkpoint_worker_failures',
       'schema_version',
       'log_epoch',
       'server_time',

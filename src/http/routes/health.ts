@@ -16,6 +16,8 @@ export interface HealthDeps {
   readonly startedAt: number;
   /** The log output's losses (serve's sink); absent where nothing logs to a file descriptor. */
   readonly logOutput?: { stats(): LogSinkStats };
+  /** The WAL checkpoint worker (serve's); absent in processes that run none. */
+  readonly checkpointer?: { stats(): { failures: number } };
 }
 
 const serverTime = (clock: Clock) => wireTime(clock.now().toISOString());
@@ -76,6 +78,8 @@ export function checkHealth(deps: HealthDeps) {
       degraded_reasons: reasons,
       // Lines the log output refused (a full disk under stdout): dropped so serving goes on.
       log_lines_dropped: deps.logOutput?.stats().droppedLines ?? 0,
+      // Failures of the WAL checkpoint worker (each is started again after a backoff).
+      checkpoint_worker_failures: deps.checkpointer?.stats().failures ?? 0,
       schema_version: database.schemaVersion,
       // Changes when the server is restored from a backup (RELIABILITY.md §1.11).
       log_epoch: database.epoch,
