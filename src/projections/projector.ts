@@ -29,10 +29,17 @@ export interface RebuildTuning {
   readonly batch?: number;
   /** Drop each projection's deferredIndexes for the load and create them afterwards. */
   readonly deferIndexes?: boolean;
+  /**
+   * Run each projection's bulk hooks around the load: only for a database no one else
+   * uses, and one that is discarded if the rebuild fails (the hooks' state is then stale).
+   */
+  readonly bulk?: boolean;
 }
 
 const BATCH = 5000;
-const READ_CHUNK = 5000;
+// Small enough that a chunk's rows and decoded events die young rather than outlive the
+// young generation: at 5,000 a replay of 200,000 pushed ops took 3.2 s of CPU, at 1,000 2.5 s.
+const READ_CHUNK = 1000;
 
 /** One event row less the hashes, which no projection reads. */
 const ROWS_SQL = `SELECT seq, stream, version, type, schema_version, data, '' AS data_hash, meta, at,
@@ -180,8 +187,13 @@ export function createProjector(
           return sql;
         }),
       );
+      const bulk = tuning.bulk ? projections.flatMap((p) => (p.bulk ? [p.bulk] : [])) : [];
+      inWriteTransaction(db, () => {
+        for (const b of bulk) b.begin(db);
+      });
       feed(projections, 0, onProgress, tuning.batch);
       inWriteTransaction(db, () => {
+        for (const b of bulk) b.end(db);
         for (const sql of recreate) db.exec(sql);
       });
     },

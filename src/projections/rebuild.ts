@@ -47,6 +47,10 @@ const SCRATCH_BATCH = 50_000;
 // random keys (user ids, e-mail addresses) otherwise cost a page read per insert once the
 // indexes outgrow SQLite's default 2 MiB.
 const CACHE_KIB = 256 * 1024;
+// SQLite caps it at its build's maximum (2 GiB here); the file pages it maps are counted
+// in the RSS but belong to the page cache.
+const MMAP_BYTES = 2 * 1024 ** 3;
+const SORT_THREADS = 2;
 
 const allTables = (projections: readonly Projection[]) => projections.flatMap((p) => p.tables);
 
@@ -123,6 +127,11 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
     db.pragma('secure_delete = OFF');
     db.pragma('temp_store = MEMORY');
     db.pragma(`cache_size = -${CACHE_KIB}`);
+    // The deferred index builds sort a million keys each: a helper thread shares the sort.
+    db.pragma(`threads = ${SORT_THREADS}`);
+    // Pages read through the map take no slot in the page cache: the scan of the copied log
+    // no longer evicts the projections' index pages that random keys keep coming back to.
+    db.pragma(`mmap_size = ${MMAP_BYTES}`);
     migrateLog(db, () => 'scratch');
     db.exec('DROP INDEX IF EXISTS log_events_stream');
     const lastSeq = copyLog(liveDb, db);
@@ -131,7 +140,13 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
       createEventStore(db, options.catalogue),
       options.projections,
     );
-    projector.rebuildAll(options.onProgress, { batch: SCRATCH_BATCH, deferIndexes: true });
+    // Nobody else opens the scratch, and a failed rebuild discards it: the projections may
+    // hold rows in memory and write them at the end (Projection.bulk).
+    projector.rebuildAll(options.onProgress, {
+      batch: SCRATCH_BATCH,
+      deferIndexes: true,
+      bulk: true,
+    });
     return {
       file: scratchFile,
       db,

@@ -62,6 +62,24 @@ const statements = (db: Sqlite) => ({
   ),
 });
 
+/** An entity_heads row less its key. */
+export interface EntityHead {
+  last_seq: number;
+  kept_delete: number;
+  last_write: string;
+}
+
+/**
+ * entity_heads kept in memory during a bulk rebuild (vaults.ts): vault id, then
+ * headKey(entity_type, entity_id). A push's ops are mostly heads of a few entities
+ * rewritten again and again, which then cost no lookup nor upsert each.
+ */
+export type EntityHeadCache = Map<
+  number,
+  Map<string, EntityHead & { entity_type: string; entity_id: string }>
+>;
+export const headKey = (entityType: string, entityId: string) => `${entityType}\0${entityId}`;
+
 export const isFileWrite = (opType: string) =>
   opType === 'create' || opType === 'update' || opType === 'delete';
 
@@ -99,11 +117,18 @@ export const NONE: Supersession = { superseded: [], keptDelete: 0 };
  * always are; others are delivered as they are), and none across a relocation of the path
  * or of a folder above it.
  */
-export function supersession(db: Sqlite, vault: VaultState, op: WireOp, seq: number): Supersession {
+export function supersession(
+  db: Sqlite,
+  vault: VaultState,
+  op: WireOp,
+  seq: number,
+  heads?: EntityHeadCache,
+): Supersession {
   if (op.entity_type !== 'file' || !isFileWrite(op.op_type)) return NONE;
   const s = statements(db);
-  const head = s.entityHead.get(vault.id, 'file', op.entity_id) as
-    { last_seq: number; kept_delete: number; last_write: string } | undefined;
+  const head = heads
+    ? heads.get(vault.id)?.get(headKey('file', op.entity_id))
+    : (s.entityHead.get(vault.id, 'file', op.entity_id) as EntityHead | undefined);
   if (!head || head.last_seq >= seq) return NONE;
   // The vault's last relocation is older than the previous op: no path lookups needed.
   if (head.last_seq <= vault.barrier_seq && movedSince(s, vault.id, op.entity_id, head.last_seq)) {

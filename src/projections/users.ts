@@ -29,9 +29,17 @@ const UPSERT_REGISTERED = `
 
 export const usersProjection: Projection = {
   name: 'users',
-  version: 3,
+  // v4: username_key and email unique through named indexes instead of column constraints.
+  version: 4,
   tables: ['users'],
-  deferredIndexes: ['users_status', 'users_created', 'users_confirmed', 'users_blocked'],
+  deferredIndexes: [
+    'users_username_key',
+    'users_email',
+    'users_status',
+    'users_created',
+    'users_confirmed',
+    'users_blocked',
+  ],
   handles: [
     'UserRegistered',
     'UserBlocked',
@@ -46,18 +54,23 @@ export const usersProjection: Projection = {
       CREATE TABLE IF NOT EXISTS users (
         id TEXT PRIMARY KEY,
         username TEXT NOT NULL,
-        username_key TEXT NOT NULL UNIQUE,
-        email TEXT NOT NULL UNIQUE,
+        username_key TEXT NOT NULL,
+        email TEXT NOT NULL,
         password_hash TEXT NOT NULL,
         confirmed INTEGER NOT NULL,
         blocked INTEGER NOT NULL,
         locale TEXT NOT NULL,
         created_at TEXT NOT NULL
       ) STRICT;
+      -- Named indexes rather than UNIQUE columns, so that a replay builds them once over
+      -- the loaded rows (deferredIndexes) instead of inserting a million random keys into
+      -- each; a column constraint's index cannot be dropped.
+      CREATE UNIQUE INDEX IF NOT EXISTS users_username_key ON users (username_key);
+      CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users (email);
     `);
     db.exec(USER_STATUS_INDEX_DDL);
     // The admin users list walks these to sort (admin-queries.ts); id last, so that ties
-    // come in order without a sort. username_key and email are UNIQUE: indexed already.
+    // come in order without a sort. username_key and email have their unique indexes.
     // IF NOT EXISTS on every start: adding one needs no rebuild of the projection.
     db.exec(`
       CREATE INDEX IF NOT EXISTS users_created ON users (created_at, id);

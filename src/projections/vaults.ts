@@ -10,8 +10,10 @@ import type { Projection } from './projection.js';
 import { isPathOp, isRelocation, opPath } from './op-paths.js';
 import { prepared } from './query.js';
 import {
+  headKey,
   isFileWrite,
   NONE,
+  type EntityHeadCache,
   recordRelocation,
   supersession,
   SUPERSESSION_DDL,
@@ -251,6 +253,7 @@ const isVaultEventType = (type: string) => type === 'OperationPushed' || type ==
  */
 function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   const s = prepare(db);
+  const heads = bulkHeads.get(db);
   let stream = '';
   let vault: VaultState = { id: 0, barrier_seq: 0 };
   let added = 0;
@@ -307,7 +310,7 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
       d.op_type,
       path === d.entity_id ? null : path,
     ).changes;
-    const found = path === d.entity_id ? supersession(db, vault, d, event.seq) : NONE;
+    const found = path === d.entity_id ? supersession(db, vault, d, event.seq, heads) : NONE;
     for (const earlier of found.superseded) {
       s.insertSuperseded.run(earlier, vault.id);
       superseded = Math.max(superseded, earlier);
@@ -317,14 +320,35 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
       recordRelocation(db, vault.id, d, event.seq);
     }
     const ownPathWrite = d.entity_type === 'file' && path === d.entity_id && isFileWrite(d.op_type);
-    s.upsertEntityHead.run(
-      vault.id,
-      d.entity_type,
-      d.entity_id,
-      event.seq,
-      found.keptDelete,
-      ownPathWrite ? d.op_type : '',
-    );
+    const lastWrite = ownPathWrite ? d.op_type : '';
+    if (heads) {
+      // The upsert's rule: a head only moves forward.
+      let ofVault = heads.get(vault.id);
+      if (!ofVault) {
+        ofVault = new Map();
+        heads.set(vault.id, ofVault);
+      }
+      const key = headKey(d.entity_type, d.entity_id);
+      const head = ofVault.get(key);
+      if (!head || event.seq > head.last_seq) {
+        ofVault.set(key, {
+          entity_type: d.entity_type,
+          entity_id: d.entity_id,
+          last_seq: event.seq,
+          kept_delete: found.keptDelete,
+          last_write: lastWrite,
+        });
+      }
+    } else {
+      s.upsertEntityHead.run(
+        vault.id,
+        d.entity_type,
+        d.entity_id,
+        event.seq,
+        found.keptDelete,
+        lastWrite,
+      );
+    }
     if (d.op_type === 'delete') {
       s.upsertTombstone.run(vault.id, d.entity_type, d.entity_id, d.op_id, event.at);
     }
@@ -335,9 +359,40 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   tally.flush(newestAt);
 }
 
+/**
+ * entity_heads of a bulk rebuild (Projection.bulk), kept in memory until its end: a
+ * replay of a million ops otherwise spent a lookup and an upsert on this table per op.
+ */
+const bulkHeads = new WeakMap<Sqlite, EntityHeadCache>();
+
+function writeEntityHeads(db: Sqlite): void {
+  const heads = bulkHeads.get(db);
+  if (!heads) return;
+  bulkHeads.delete(db);
+  const s = prepare(db);
+  for (const vault of [...heads.keys()].sort((a, b) => a - b)) {
+    const ofVault = heads.get(vault)!;
+    for (const key of [...ofVault.keys()].sort()) {
+      const h = ofVault.get(key)!;
+      s.upsertEntityHead.run(
+        vault,
+        h.entity_type,
+        h.entity_id,
+        h.last_seq,
+        h.kept_delete,
+        h.last_write,
+      );
+    }
+  }
+}
+
 /** A deleted user's vaults and every row derived from their ops. */
 function deleteUserVaults(db: Sqlite, userId: string) {
   const vaults = 'SELECT id FROM vaults WHERE user_id = ?';
+  const heads = bulkHeads.get(db);
+  if (heads) {
+    for (const id of prepared(db, vaults).pluck().all(userId) as number[]) heads.delete(id);
+  }
   for (const table of [
     'vault_ops',
     'superseded_ops',
@@ -365,6 +420,12 @@ export const vaultsProjection: Projection = {
     ...VAULT_COUNTER_TABLES,
   ],
   handles: ['OperationPushed', 'PushAnswered', 'CleanupRan', 'UserDeleted', 'EventRedacted'],
+  bulk: {
+    begin(db) {
+      bulkHeads.set(db, new Map());
+    },
+    end: writeEntityHeads,
+  },
   init(db) {
     db.exec(DDL);
     db.exec(VAULT_COUNTERS_DDL);
