@@ -85,12 +85,16 @@ export function guardUpload(
   };
 }
 
+/** A lingering close lasts at most this many times its idle bound, however the client sends. */
+const LINGER_LIMIT = 4;
+
 /**
  * An answer sent before the client finished sending (413, 401, 400) must still reach it.
  * Closing at once would leave unread request bytes in the kernel, which then resets the
  * connection, and a reset can discard the answer before the client reads it. So: answer
  * with `Connection: close`, shut down only our sending side, read and discard the rest
- * for a bounded time and byte count, then close ("lingering close", as web servers do).
+ * while it keeps coming (idle and total time and byte count bounded), then close
+ * ("lingering close", as web servers do).
  */
 export function lingerAfterEarlyAnswer(raw: IncomingMessage, bounds = LINGER): void {
   raw.unpipe();
@@ -111,12 +115,19 @@ export function lingerAfterEarlyAnswer(raw: IncomingMessage, bounds = LINGER): v
       return;
     }
     let drained = 0;
-    const timer = setTimeout(() => this.destroy(), bounds.ms);
+    // `ms` without a byte cuts it; a client still writing (a busy machine sends slowly) is
+    // drained on, but never for longer than LINGER_LIMIT times `ms` in all.
+    const idle = setTimeout(() => this.destroy(), bounds.ms);
+    const limit = setTimeout(() => this.destroy(), bounds.ms * LINGER_LIMIT);
     raw.on('data', (chunk: Buffer) => {
       drained += chunk.length;
       if (drained > bounds.bytes) this.destroy();
+      else idle.refresh();
     });
     raw.once('end', close);
-    this.once('close', () => clearTimeout(timer));
+    this.once('close', () => {
+      clearTimeout(idle);
+      clearTimeout(limit);
+    });
   };
 }

@@ -7,7 +7,8 @@ import { lingerAfterEarlyAnswer } from '../upload-connection.js';
 const MiB = 1024 * 1024;
 
 /**
- * How long, and how much, the unread rest of a JSON body is drained after an early answer.
+ * How long without a byte (four times that in all), and how much, the unread rest of a JSON
+ * body is drained after an early answer.
  * Larger than the blob route's: the desktop writes a whole push batch (tens of MB) before it
  * reads, and the 413 must reach it or it retries the same batch forever (CONTRACT.md §17.3).
  * Past either bound the connection is cut, so a hostile sender holds it no longer.
