@@ -15,6 +15,7 @@ import {
   entityHeadSeq,
   findVault,
   findVaultOpSeq,
+  storedOpDeviceId,
   vaultOpsAfter,
 } from '../projections/vault-queries.js';
 import { createFirstSyncs } from '../projections/first-sync.js';
@@ -107,8 +108,10 @@ function loadEntityOps(db: Sqlite, stream: string, vault: number, ops: readonly 
   if (changed.size === 0) return entityOps;
   for (const stored of vaultOpsAfter(db, stream, from)) {
     const interested = changed.get(JSON.stringify([stored.entity_type, stored.entity_id]));
-    for (const op of interested ?? []) {
-      if (stored.seq > op.last_seen_server_seq) entityOps.get(conflictKey(op))!.push(stored);
+    if (!interested) continue;
+    const withDevice = { ...stored, device_id: storedOpDeviceId(db, stored.seq) };
+    for (const op of interested) {
+      if (stored.seq > op.last_seen_server_seq) entityOps.get(conflictKey(op))!.push(withDevice);
     }
   }
   return entityOps;

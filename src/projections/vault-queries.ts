@@ -14,10 +14,14 @@ const reader = (db: Sqlite) => ({
   // Through the log's (stream, seq) index: only this vault's ops are visited.
   opsAfter: prepared(
     db,
-    `SELECT v.op_id, v.device_id, v.op_type, v.seq, v.entity_type, v.entity_id
+    `SELECT v.op_id, v.op_type, v.seq, v.entity_type, v.entity_id
      FROM log_events e JOIN vault_ops v ON v.seq = e.seq
      WHERE e.stream = (SELECT id FROM log_streams WHERE name = ?) AND e.seq > ? ORDER BY e.seq`,
   ),
+  opDevice: prepared(
+    db,
+    "SELECT json_extract(data, '$.op.device_id') FROM log_events WHERE seq = ?",
+  ).pluck(),
   answer: prepared(
     db,
     `SELECT request_digest, response FROM push_answers
@@ -41,8 +45,15 @@ export const entityHeadSeq = (db: Sqlite, vault: number, entityType: string, ent
 
 export type StoredVaultOp = Pick<
   Selectable<VaultOpsTable>,
-  'op_id' | 'device_id' | 'op_type' | 'seq' | 'entity_type' | 'entity_id'
+  'op_id' | 'op_type' | 'seq' | 'entity_type' | 'entity_id'
 >;
+
+/**
+ * The device that pushed a stored op, from the log: vault_ops leaves it out (the event holds
+ * it, and it is read only for the rare ops a push conflicts with).
+ */
+export const storedOpDeviceId = (db: Sqlite, seq: number) =>
+  reader(db).opDevice.get(seq) as string;
 
 /** A vault's stored ops after a sequence, in order: where conflict candidates are looked up. */
 export const vaultOpsAfter = (db: Sqlite, stream: string, afterSeq: number) =>

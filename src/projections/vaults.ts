@@ -40,7 +40,6 @@ export interface VaultOpsTable {
   seq: number;
   vault: number;
   op_id: string;
-  device_id: string;
   entity_type: string;
   entity_id: string;
   op_type: string;
@@ -105,7 +104,6 @@ CREATE TABLE IF NOT EXISTS vault_ops (
   seq INTEGER PRIMARY KEY,
   vault INTEGER NOT NULL,
   op_id TEXT NOT NULL,
-  device_id TEXT NOT NULL,
   entity_type TEXT NOT NULL,
   entity_id TEXT NOT NULL,
   op_type TEXT NOT NULL,
@@ -150,8 +148,8 @@ const prepare = (db: Sqlite) => ({
   ),
   insertOp: prepared(
     db,
-    `INSERT INTO vault_ops (seq, vault, op_id, device_id, entity_type, entity_id, op_type, path)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO vault_ops (seq, vault, op_id, entity_type, entity_id, op_type, path)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   ),
   insertSuperseded: prepared(
     db,
@@ -304,7 +302,6 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
       event.seq,
       vault.id,
       d.op_id,
-      d.device_id,
       d.entity_type,
       d.entity_id,
       d.op_type,
@@ -408,7 +405,7 @@ function deleteUserVaults(db: Sqlite, userId: string) {
 
 export const vaultsProjection: Projection = {
   name: 'vaults',
-  version: 4,
+  version: 5,
   tables: [
     'vaults',
     'vault_ops',
