@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runBlobBench } from './blobs.js';
 import { createHttpClient, percentile } from './http-client.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
-import { startBenchServer } from './sync-load.js';
+import { batchBody, startBenchServer } from './sync-load.js';
 
 const OWN_BINARY = new URL('../../bin/verstak-sync-server', import.meta.url).pathname;
 const DEVICES = 8;
@@ -32,25 +32,6 @@ interface Sample {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function batchBody(device: number, start: number, size: number, payloadBytes: number): string {
-  const filler = 'x'.repeat(Math.max(0, payloadBytes - 40));
-  const ops = [];
-  for (let i = 0; i < size; i++) {
-    const n = start + i;
-    ops.push({
-      op_id: `d${device}-op-${n}`,
-      entity_type: 'file',
-      entity_id: `notes/${device}/${n % 500}.md`,
-      op_type: 'update',
-      payload_json: JSON.stringify({ path: `n/${n}.md`, content: filler }),
-      client_sequence: n,
-      last_seen_server_seq: 0,
-      created_at: '2026-11-26T10:00:00Z',
-    });
-  }
-  return JSON.stringify({ ops });
-}
 
 /**
  * Devices pushing on a fixed schedule until stopped; a push that comes due while the previous

@@ -129,7 +129,13 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
   };
 }
 
-function batchBody(device: number, start: number, size: number, payloadBytes: number): string {
+/** A push body of `size` update ops from one device, ~`payloadBytes` of payload each. */
+export function batchBody(
+  device: number,
+  start: number,
+  size: number,
+  payloadBytes: number,
+): string {
   const filler = 'x'.repeat(Math.max(0, payloadBytes - 40));
   const ops = [];
   for (let i = 0; i < size; i++) {

@@ -17,6 +17,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canMountTmpfs } from '../helpers/tmpfs.js';
 import {
   addUser,
   BIN,
@@ -53,18 +54,6 @@ function freshCopy(): string {
 }
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
-
-/** Whether this process may mount a tmpfs (root in a container that allows it). */
-function canMountTmpfs(): boolean {
-  const probe = makeTempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * What the database holds: server.db's bytes and the WAL's. A read-only connection may

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canMountTmpfs } from '../helpers/tmpfs.js';
 import { addUser, ensureBuilt, makeTempDir, removeTempDirs } from '../cli/helpers.js';
 import { openRuntime } from '../../src/runtime.js';
 import {
@@ -25,18 +26,7 @@ import {
 const MiB = 1024 * 1024;
 const FILLER_BYTES = 3 * MiB;
 
-function canMount(): boolean {
-  const probe = makeTempDir('verstak-mount-probe-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const mountable = process.platform === 'linux' && canMount();
+const mountable = canMountTmpfs();
 if (!mountable) {
   console.log(
     'R6: mounting a tmpfs was refused; disk full is covered by test/http/storage-full.e2e.test.ts (max_page_count) only',

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canMountTmpfs } from '../helpers/tmpfs.js';
 import {
   BIN,
   ensureBuilt,
@@ -15,18 +16,7 @@ import {
 // another, roomy one), the server hung for minutes, ignored SIGTERM and died of an
 // unhandled ENOSPC. Logging must never stop or kill it: lines are dropped and counted.
 
-function canMount(): boolean {
-  const probe = makeTempDir('verstak-mount-probe-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const mountable = process.platform === 'linux' && canMount();
+const mountable = canMountTmpfs();
 let mountPoint: string | undefined;
 
 afterAll(() => {
