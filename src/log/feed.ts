@@ -5,9 +5,9 @@ import { DamagedEventError } from './errors.js';
 
 /**
  * The sync feed: a vault's OperationPushed events after a sequence, read through the
- * (stream, seq) index of the log's table (schema.ts). The op is the last key of the stored data, in wire form, so each
- * op is cut out of the stored text and prefixed with its server_sequence: no parse, no
- * re-serialisation. Inside JSON strings every quote is escaped, so the first `,"op":{`
+ * (stream, seq) index of the log's table (schema.ts). The op is the last key of the stored
+ * data, in wire form, so each op is cut out of the stored text and prefixed with its
+ * server_sequence: no parse, no re-serialisation. Inside JSON strings every quote is escaped, so the first `,"op":{`
  * outside them is the key itself. Written for OperationPushed v1; a new version of that
  * event must be handled here too.
  */
@@ -25,8 +25,9 @@ function wireOp(seq: number, data: string): string {
 /**
  * Whether data still matches the digest its chain covers. Hashing every op of every page
  * would cost a quarter of a pull, so a reader checks each op the first time it serves it
- * and keeps, per stream, the seq up to which every op was checked (Verified below): a
- * damaged op is never served, and ops read again by a vault's other devices cost nothing.
+ * and keeps, per stream, the seq up to which every op was checked (Verified below): damaged
+ * data is not served, and ops read again by a vault's other devices cost nothing. Damage
+ * that appears after an op's check is found by the next process to serve it, and by verify.
  */
 const intact = (data: string, dataHashHex: string) => hash('sha256', data, 'hex') === dataHashHex;
 
