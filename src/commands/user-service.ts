@@ -154,7 +154,7 @@ export function createUserService(deps: {
      * on), so no byte of the content stays in the data directory's database files.
      */
     delete(userId: string, meta: EventMeta): UserDeletion {
-      let sideTables: { deviceIds: string[]; email: string } | undefined;
+      let sideTables: { userId: string; deviceIds: string[]; email: string } | undefined;
       let redactedEvents = 0;
       const [deleted] = handle({
         stream: userStream(userId),
@@ -164,7 +164,7 @@ export function createUserService(deps: {
         command: (db) => {
           const user = findUserById(db, userId);
           if (!user) throw notFound('user not found');
-          sideTables = { deviceIds: userDeviceIds(db, userId), email: user.email };
+          sideTables = { userId, deviceIds: userDeviceIds(db, userId), email: user.email };
           const seqs = findUserContent(db, { userId, username: user.username, email: user.email });
           return {
             type: 'DeleteUser' as const,

@@ -28,13 +28,14 @@ const tableExists = (db: Sqlite, name: string): boolean =>
 
 /**
  * The rows outside the log that hold a deleted user's data: their devices' first-sync
- * plans (op paths) and last-seen IPs, and mails not yet sent to their address. Replay
+ * plans (op paths) and last-seen IPs, mails not yet sent to their address, and their failed
+ * password checks. Replay
  * never rebuilds these, so the deletion itself must clear them. A table the process never
  * created (a CLI runtime without the sync API) has nothing to clear.
  */
 export function eraseUserSideTables(
   db: Sqlite,
-  subject: { deviceIds: readonly string[]; email: string },
+  subject: { userId: string; deviceIds: readonly string[]; email: string },
 ): void {
   const byDevice = ['first_sync_ops', 'first_syncs', 'device_activity'].filter((t) =>
     tableExists(db, t),
@@ -55,5 +56,9 @@ export function eraseUserSideTables(
   }
   if (tableExists(db, 'mail_outbox')) {
     prepared(db, 'DELETE FROM mail_outbox WHERE recipient = ?').run(subject.email);
+  }
+  // The account's failed password checks (security/password-budget.ts keys them user:<id>).
+  if (tableExists(db, 'password_failures')) {
+    prepared(db, 'DELETE FROM password_failures WHERE account = ?').run(`user:${subject.userId}`);
   }
 }

@@ -106,7 +106,25 @@ describe('deleting a user', () => {
       count(`SELECT count(*) FROM ${table} WHERE device_id = ?`, device.deviceId);
     expect([ofDevice('first_syncs'), ofDevice('device_activity')]).toEqual([1, 1]);
     expect(ofDevice('first_sync_ops')).toBeGreaterThan(0);
+    // A failed sign-in of each: the victim's budget row goes with them, the bystander's stays.
+    for (const username of [USERNAME, 'bystander']) {
+      const res = await s.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username, password: 'not the password' },
+      });
+      expect(res.statusCode).toBe(401);
+    }
+    const failures = (userId: string) =>
+      count('SELECT count(*) FROM password_failures WHERE account = ?', `user:${userId}`);
+    const bystanderId = db
+      .prepare("SELECT id FROM users WHERE username = 'bystander'")
+      .pluck()
+      .get() as string;
+    expect(failures(victim)).toBe(1);
     s.runtime.users.delete(victim, { actor: 'test' });
+    expect(failures(victim)).toBe(0);
+    expect(failures(bystanderId)).toBe(1);
     expect(count('SELECT count(*) FROM users WHERE id = ?', victim)).toBe(0);
     expect(count('SELECT count(*) FROM devices WHERE user_id = ?', victim)).toBe(0);
     expect(count('SELECT count(*) FROM vaults WHERE user_id = ?', victim)).toBe(0);
