@@ -4,8 +4,6 @@ import { write, writeSync } from 'node:fs';
 export interface LogSinkStats {
   /** Log lines dropped since start because the output refused them (full disk, closed pipe). */
   readonly droppedLines: number;
-  /** The last error the output gave, e.g. ENOSPC; undefined while all is written. */
-  readonly lastError: string | undefined;
 }
 
 export interface LogSink {
@@ -32,12 +30,6 @@ export function createLogSink(fd: number): LogSink {
   let writing = false;
   let scheduled = false;
   let dropped = 0;
-  let lastError: string | undefined;
-
-  const drop = (lines: number, err: NodeJS.ErrnoException) => {
-    dropped += lines;
-    lastError = err.code ?? err.message;
-  };
 
   const flush = () => {
     scheduled = false;
@@ -54,11 +46,11 @@ export function createLogSink(fd: number): LogSink {
           setTimeout(() => writeFrom(offset), RETRY_MS).unref();
           return;
         }
-        if (err) drop(lines.length, err);
+        if (err) dropped += lines.length;
         else if (offset + written < bytes.length) {
           writeFrom(offset + written);
           return;
-        } else lastError = undefined;
+        }
         writing = false;
         flush();
       });
@@ -69,7 +61,6 @@ export function createLogSink(fd: number): LogSink {
     write(line) {
       if (pendingBytes + line.length > MAX_PENDING_BYTES) {
         dropped += 1;
-        lastError = 'log output too slow';
         return true;
       }
       pending.push(line);
@@ -87,10 +78,10 @@ export function createLogSink(fd: number): LogSink {
       pendingBytes = 0;
       try {
         writeSync(fd, lines.join(''));
-      } catch (err) {
-        drop(lines.length, err as NodeJS.ErrnoException);
+      } catch {
+        dropped += lines.length;
       }
     },
-    stats: () => ({ droppedLines: dropped, lastError }),
+    stats: () => ({ droppedLines: dropped }),
   };
 }
