@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 import type { RateLimiter } from '../http/rate-limit.js';
+import type { HealthDeps } from '../http/routes/health.js';
 import type { Runtime } from '../runtime.js';
 import type { BuildInfo } from '../version.js';
 import { answersJson } from './admin/api-guard.js';
@@ -42,7 +43,7 @@ export type WebDeps = Pick<
   readonly limiter: RateLimiter;
   /** The build's version for the admin diagnostics (buildApp's, else read from disk). */
   readonly build?: BuildInfo;
-};
+} & Pick<HealthDeps, 'logOutput' | 'checkpointer'>;
 
 /** The browser console's user pages (CONTRACT.md §9), in a scope of their own. */
 export async function webRoutes(app: FastifyInstance, deps: WebDeps) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 
 export interface TestServer {
@@ -19,6 +19,8 @@ export interface TestServerOptions extends Partial<RuntimeOptions> {
   /** Top-level config.yml settings, e.g. public_url. */
   readonly settings?: Partial<Omit<Config, 'limits'>>;
   readonly logger?: Logger;
+  /** Where the logger writes, for health to report lines it dropped (serve's sink). */
+  readonly logOutput?: AppDeps['logOutput'];
   /**
    * A server.db to start from (copied, never opened in place): lets a property test start
    * every run from the same paired devices without paying for argon2 each time. The copy
@@ -40,7 +42,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     limits: { ...base.limits, ...options.limits },
   };
   const runtime = openRuntime({ ...options, dataDir: dir, config });
-  const app = await buildApp({ ...runtime, logger: options.logger ?? false });
+  const app = await buildApp({
+    ...runtime,
+    logger: options.logger ?? false,
+    ...(options.logOutput ? { logOutput: options.logOutput } : {}),
+  });
   return {
     runtime,
     app,

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
+import { createLogSink } from '../../src/logger-sink.js';
 import { seedRetention } from '../commands/cleanup-fixtures.js';
 import { type TestServer } from '../helpers/sync-app.js';
 import { WebClient } from './browser-client.js';
@@ -269,6 +270,31 @@ describe('diagnostics page', () => {
       new Intl.NumberFormat('en').format(server.runtime.config.limits.max_push_operations),
     );
     expect(html).not.toContain(server.dir);
+  });
+
+  it('shows the log lines the output dropped and the checkpoint worker failures, as health does', async () => {
+    // A real sink on /dev/full: every write fails with ENOSPC, as on a full disk under stdout.
+    const fd = openSync('/dev/full', 'w');
+    try {
+      const logOutput = createLogSink(fd);
+      const server = await startAdminServer({ logOutput });
+      const admin = await adminBrowser(server);
+      const before = await admin.get('/admin/diagnostics');
+      expect(attrValue(before.body, 'data-diag', 'log-dropped')).toBe('0');
+      for (let i = 0; i < 3; i += 1) logOutput.write(`{"msg":"line ${i}"}\n`);
+      await vi.waitFor(() => expect(logOutput.stats().droppedLines).toBe(3), { timeout: 5_000 });
+      const html = (await admin.get('/admin/diagnostics')).body;
+      expect(html).toMatch(/data-diag="log-dropped"><span class="badge badge-warn"[^>]*>3</);
+      expect(attrValue(html, 'data-diag', 'checkpoint-failures')).toBe('0');
+      const json = (await admin.get('/admin/diagnostics.json')).json<{
+        health: Record<string, unknown>;
+      }>();
+      expect(json.health.log_lines_dropped).toBe(3);
+      const health = (await server.app.inject('/api/v1/health')).json<Record<string, unknown>>();
+      expect(health.log_lines_dropped).toBe(3);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('speaks Russian to a Russian browser', async () => {

@@ -68,7 +68,16 @@ export function diagnosticsRoutes(
   const build = deps.build ?? readBuildInfo();
   // Registered with the health routes of the same app: the uptimes agree to the millisecond.
   const startedAt = Date.now();
-  const health = () => checkHealth({ db, blobDir: deps.blobDir, clock, build, startedAt });
+  const health = () =>
+    checkHealth({
+      db,
+      blobDir: deps.blobDir,
+      clock,
+      build,
+      startedAt,
+      ...(deps.logOutput ? { logOutput: deps.logOutput } : {}),
+      ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}),
+    });
 
   const projectionsOf = (t: Translate, locale: Locale, head: number) => {
     const stored = new Map(
@@ -122,6 +131,10 @@ export function diagnosticsRoutes(
         blobs: t(h.blob_storage_writable ? 'adminDiagWritable' : 'adminDiagNotWritable'),
         blobsOk: h.blob_storage_writable,
         schema: n(h.schema_version),
+        logDropped: n(h.log_lines_dropped),
+        logDroppedOk: h.log_lines_dropped === 0,
+        checkpointFailures: n(h.checkpoint_worker_failures),
+        checkpointOk: h.checkpoint_worker_failures === 0,
         serverTimeAt: clock.now().toISOString(),
         serverTime: formatDate(locale, clock.now().toISOString()),
       },
