@@ -12,6 +12,7 @@ import { parseBenchArgs, USAGE } from './bench/options.js';
 import { blobSection } from './bench/blob-section.js';
 import { firstSyncSection } from './bench/first-sync.js';
 import { replaySection } from './bench/replay.js';
+import { verifySection } from './bench/verify.js';
 import { describeMachine, renderMachine, renderTable } from './bench/report.js';
 import { say, type Section, type SectionResult } from './bench/section.js';
 import { syncSection } from './bench/sync.js';
@@ -20,6 +21,7 @@ import { webSection } from './bench/web.js';
 const SECTIONS: readonly Section[] = [
   logSection,
   replaySection,
+  verifySection,
   syncSection,
   firstSyncSection,
   blobSection,

@@ -12,11 +12,11 @@ const FILL_BATCH = 1000;
 // Pushed ops: one vault of this many files, each op rewrites one (content inline, as the
 // desktop pushes notes), a push being one append of this many ops by one of three devices.
 const FILES = 1000;
-const PUSH = 100;
+export const PUSH = 100;
 const CONTENT = 'lorem ipsum dolor sit amet '.repeat(10);
 
 /** Batches of OperationPushed events in one vault stream, as pushes append them. */
-function pushedOps() {
+export function pushedOps() {
   const stream = 'vault/0123456789abcdef01234567/notes';
   let version = 0;
   let n = 0;
