@@ -26,8 +26,11 @@ export class EventDecodeError extends Error {
  * edit): it must not be served as if intact. `verify` names every such event.
  */
 export class DamagedEventError extends Error {
-  constructor(readonly seq: number) {
-    super(`event ${seq}: stored data does not match its data_hash`);
+  constructor(
+    readonly seq: number,
+    why = 'stored data does not match its data_hash',
+  ) {
+    super(`event ${seq}: ${why}`);
     this.name = 'DamagedEventError';
   }
 }

@@ -57,14 +57,23 @@ export interface FeedPage {
   readonly hasMore: boolean;
 }
 
+/**
+ * A vault's stream holds its ops and the answers kept for retried pushes. The page reads
+ * every row but the answers rather than only the ops, so that a row whose type a damaged
+ * page changed is refused as damaged instead of silently left out of the vault; only a type
+ * changed into exactly PushAnswered's id would still be skipped (verify names it).
+ */
+const NOT_ANSWER = `type IS NOT (SELECT id FROM log_types WHERE name = 'PushAnswered')`;
+const IS_OP = `type IS (SELECT id FROM log_types WHERE name = 'OperationPushed')`;
+
 export function createFeedReader(db: Sqlite) {
   // `LIMIT ? + 0`, not `LIMIT ?`: SQLite lets a bare LIMIT parameter steer the plan, so it
   // re-prepares the statement each time the parameter is bound (every run) — about a fifth
   // of the cost of reading a page of 100. An expression is only evaluated.
   const page = db.prepare(`
-    SELECT seq, data, lower(hex(data_hash)) FROM log_events
+    SELECT seq, data, lower(hex(data_hash)), ${IS_OP} FROM log_events
     WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
-      AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')
+      AND ${NOT_ANSWER}
     ORDER BY seq
     LIMIT ? + 0`);
   // Rows as [seq, data, digest] arrays: an object per row costs property stores and shape
@@ -79,9 +88,9 @@ export function createFeedReader(db: Sqlite) {
     db
       .prepare(
         `
-    SELECT seq, data, lower(hex(data_hash)) FROM log_events e
+    SELECT seq, data, lower(hex(data_hash)), ${IS_OP} FROM log_events e
     WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
-      AND type = (SELECT id FROM log_types WHERE name = 'OperationPushed')
+      AND ${NOT_ANSWER}
       AND NOT EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = e.seq)
     ORDER BY seq
     LIMIT ? + 0`,
@@ -119,14 +128,19 @@ export function createFeedReader(db: Sqlite) {
         seq: number,
         data: string,
         dataHash: string,
+        isOp: 0 | 1,
       ][];
       let count = Math.min(rows.length, size);
       const checkedUpTo = verified.upTo(stream);
       let ops = '';
       for (let i = 0; i < count; i++) {
         const row = rows[i]!;
-        if (row[0] > checkedUpTo && !intact(row[1], row[2])) {
-          if (i === 0) throw new DamagedEventError(row[0]);
+        if (row[3] !== 1 || (row[0] > checkedUpTo && !intact(row[1], row[2]))) {
+          if (i === 0) {
+            throw row[3] === 1
+              ? new DamagedEventError(row[0])
+              : new DamagedEventError(row[0], 'a row of the vault has an unknown event type');
+          }
           // The ops before it are served; the next page starts at the damaged one.
           count = i;
           break;

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { createFeedReader, FeedPage } from '../log/index.js';
+import { DamagedEventError, type createFeedReader, type FeedPage } from '../log/index.js';
 import type { FirstSync, FirstSyncs } from './first-sync.js';
 import type { PlanRow } from './first-sync-plan.js';
 import { payloadObject } from './op-paths.js';
@@ -24,9 +24,19 @@ interface StoredOp {
   created_at: string;
 }
 
+/**
+ * The projection planned an op the log no longer holds as one (a damaged page changed the
+ * row's type or lost it): as damaged as a digest mismatch, and never an empty op on the wire.
+ */
+function fromLog<T>(seq: number, value: T | undefined): T {
+  if (value === undefined)
+    throw new DamagedEventError(seq, 'the op a first sync plans is not in the log');
+  return value;
+}
+
 /** A create of the row's path with the content (or workspace) of its source op. */
 function derivedOp(feed: Feed, seq: number, derive: NonNullable<PlanRow['derive']>): string {
-  const origin = feed.op(derive.source) as unknown as StoredOp;
+  const origin = fromLog(derive.source, feed.op(derive.source)) as unknown as StoredOp;
   const {
     fromPath: _from,
     toPath: _to,
@@ -52,7 +62,9 @@ function derivedOp(feed: Feed, seq: number, derive: NonNullable<PlanRow['derive'
 
 function joinRows(feed: Feed, rows: readonly PlanRow[]): string {
   return rows
-    .map((row) => (row.derive ? derivedOp(feed, row.seq, row.derive) : feed.wire(row.seq)!))
+    .map((row) =>
+      row.derive ? derivedOp(feed, row.seq, row.derive) : fromLog(row.seq, feed.wire(row.seq)),
+    )
     .join(',');
 }
 
