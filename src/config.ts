@@ -36,6 +36,14 @@ const LimitsSchema = z.object({
     .positive()
     .default(8 * MiB),
   max_pull_page: z.number().int().positive().default(1000),
+  /**
+   * Live sync (CONTRACT.md §19): event streams and waiting pulls held open at once, in all
+   * and per user and device; past a cap the answer is 503 too_many_streams. The total stays
+   * well under max_connections so that live connections cannot crowd out the rest.
+   */
+  max_live_connections: z.number().int().positive().default(512),
+  max_live_per_user: z.number().int().positive().default(32),
+  max_live_per_device: z.number().int().positive().default(4),
   max_blob_bytes: z
     .number()
     .int()
@@ -57,6 +65,8 @@ const TimeoutsSchema = z.object({
   headers_ms: z.number().int().positive().default(10_000),
   request_ms: z.number().int().positive().default(30_000),
   keep_alive_ms: z.number().int().positive().default(120_000),
+  /** A comment on every open event stream this often, so that proxies keep it open. */
+  live_heartbeat_ms: z.number().int().positive().default(25_000),
   /** Upper bound for a graceful shutdown before connections are cut. */
   shutdown_ms: z.number().int().positive().default(20_000),
 });

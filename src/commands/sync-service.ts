@@ -212,6 +212,11 @@ export function createSyncService(deps: {
       return state!.answer?.response ?? planPush(command, state!).response;
     },
 
+    /** The seq of the vault's newest op, 0 for a vault without any (live sync's head). */
+    head(scope: Pick<SyncScope, 'userId' | 'vaultId'>): number {
+      return findVault(db, scope.userId, scope.vaultId)?.head_seq ?? 0;
+    },
+
     /**
      * The JSON page of CONTRACT.md §4.7, assembled from pre-serialised ops. A device's
      * first pull from 0 plans its first sync; its pulls up to that plan's head read the

@@ -18,6 +18,7 @@ import {
 import { hiddenFields } from '../web/browser-client.js';
 import { AUTHZ_MATRIX, ROLES, type Cell, type Role } from './authz-matrix.js';
 import { fileBody } from './blob-fixtures.js';
+import { injectSettled } from './inject-settled.js';
 
 // RELIABILITY.md S2. Every cell runs in a world of its own (fresh users A and B, their
 // devices and sessions), so a cell that revokes or signs out cannot change the next one.
@@ -88,7 +89,8 @@ interface World {
   readonly secretsOfA: readonly string[];
 }
 
-const inject = (opts: InjectOptions) => server.app.inject({ remoteAddress: nextPeer(), ...opts });
+const inject = (opts: InjectOptions) =>
+  injectSettled(server.app, { remoteAddress: nextPeer(), ...opts });
 
 /** The cookies a browser sends to `url`, longest path first. */
 function cookiesFor(jar: Jar, url: string) {
@@ -334,6 +336,7 @@ const SHAPES: Readonly<Record<string, (w: World) => Shape>> = {
     json: { device_id: w.a.device.deviceId, ops: [textOp(`op-${w.n}`, 'b.md', 'text')] },
   }),
   'POST /api/v1/sync/pull': () => ({ url: '/api/v1/sync/pull', json: { since_sequence: 0 } }),
+  'GET /api/v1/sync/events': () => ({ url: '/api/v1/sync/events' }),
   'POST /api/v1/blobs/': (w) => ({
     url: '/api/v1/blobs/',
     multipart: fileBody(Buffer.from(`another blob ${w.n}`)),

@@ -122,6 +122,7 @@ export const AUTHZ_MATRIX: Readonly<Record<string, Row>> = {
   'POST /api/client/revoke-current': deviceOnly(w(200), w(200)),
   'POST /api/v1/sync/push':          deviceOnly(w(200), w(200)),
   'POST /api/v1/sync/pull':          deviceOnly(OK, OK),
+  'GET /api/v1/sync/events':         deviceOnly(OK, OK),
   'POST /api/v1/blobs/':             deviceOnly(w(200), w(200)),
   'GET /api/v1/blobs/:sha256':       deviceOnly(OK, r(404)),
 

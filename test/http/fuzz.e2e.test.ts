@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLog } from '../../src/log/index.js';
+import { injectSettled } from './inject-settled.js';
 import {
   addUser,
   call,
@@ -35,6 +36,7 @@ const ROUTES: readonly (readonly [Method, string])[] = [
   ['POST', '/api/client/revoke-current'],
   ['POST', '/api/v1/sync/push'],
   ['POST', '/api/v1/sync/pull'],
+  ['GET', '/api/v1/sync/events'],
   ['POST', '/api/v1/blobs/'],
   ['GET', '/api/v1/blobs/:sha256'],
   ['HEAD', '/api/v1/blobs/:sha256'],
@@ -469,7 +471,7 @@ describe.each(ROUTES)('%s %s under fuzzing', (method, url) => {
       fc.asyncProperty(request(method, url), async (r) => {
         const { headers, apiKey } = headersFor(r.auth, url, r.contentType);
         const query = [r.query, apiKey ? `api_key=${apiKey}` : ''].filter(Boolean).join('&');
-        const res = await server.app.inject({
+        const res = await injectSettled(server.app, {
           method: r.method as Method,
           url: query ? `${url}?${query}` : url,
           headers,

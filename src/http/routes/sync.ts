@@ -5,16 +5,21 @@ import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import { validatePush } from '../push-input.js';
+import { liveSyncRoutes, waitMsOf } from './sync-live.js';
 
 export type SyncRouteDeps = Pick<
   Runtime,
-  'db' | 'activity' | 'clock' | 'refusals' | 'config' | 'sync'
+  'db' | 'activity' | 'clock' | 'refusals' | 'config' | 'sync' | 'bus'
 >;
 
 const PullBody = z.object({
   since_sequence: z.number().int().default(0),
   page_limit: z.number().int().default(0),
+  wait_ms: z.number().int().optional(),
 });
+
+/** What sync.pull answers when no op follows the cursor (its exact tail). */
+const EMPTY_PAGE_END = '"ops":[]}';
 
 const json = 'application/json; charset=utf-8';
 
@@ -25,6 +30,7 @@ export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
   // onRequest runs before the body is read: an anonymous client gets its 401 without
   // having a push body of up to max_push_body buffered and parsed.
   app.addHook('onRequest', createDeviceAuthenticator(deps));
+  const waitForChange = liveSyncRoutes(app, deps);
 
   app.post(
     '/api/v1/sync/push',
@@ -51,11 +57,17 @@ export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
     if (body.since_sequence < 0 || body.page_limit < 0) {
       throw new AppError(400, 'invalid_request', 'sequence and page_limit must be non-negative');
     }
-    const page = sync.pull(
-      { userId: device.userId, vaultId: device.vaultId, deviceId: device.deviceId },
-      body.since_sequence,
-      body.page_limit,
-    );
+    const waitMs = waitMsOf(body.wait_ms);
+    const scope = { userId: device.userId, vaultId: device.vaultId, deviceId: device.deviceId };
+    let page = sync.pull(scope, body.since_sequence, body.page_limit);
+    if (waitMs > 0 && page.endsWith(EMPTY_PAGE_END)) {
+      // Long-poll: only when nothing follows the cursor yet; then answered as without it.
+      const waited = waitForChange(request, reply, body.since_sequence, waitMs);
+      if (waited) {
+        await waited;
+        page = sync.pull(scope, body.since_sequence, body.page_limit);
+      }
+    }
     return reply.type(json).send(`${page}\n`);
   });
 }

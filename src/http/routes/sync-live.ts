@@ -1,0 +1,175 @@
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.js';
+import { createLiveConnections, type LiveKind } from '../../live/live-connections.js';
+import { watchVaultHeads } from '../../live/vault-heads.js';
+import { vaultStream } from '../../log/streams.js';
+import type { Runtime } from '../../runtime.js';
+
+export type LiveRouteDeps = Pick<Runtime, 'bus' | 'config' | 'sync'>;
+
+/** CONTRACT.md §19: the longest a pull may ask to wait for a change. */
+export const MAX_WAIT_MS = 30_000;
+
+const tooMany = () =>
+  new AppError(503, 'too_many_streams', 'too many live connections; try again later', {
+    'retry-after': '30',
+  });
+
+const headEvent = (head: number) =>
+  `event: head\nid: ${head}\ndata: {"server_sequence":${head}}\n\n`;
+
+/** `Last-Event-ID` as the seq a client last heard of; anything else counts as none. */
+function lastEventId(request: FastifyRequest): number | undefined {
+  const raw = request.headers['last-event-id'];
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw.trim())) return undefined;
+  return Number(raw.trim());
+}
+
+/**
+ * Live sync (CONTRACT.md §19): an event stream per device that says when its vault's head
+ * moves, and pulls that wait for a change instead of answering empty. Registered inside the
+ * sync routes' scope, so the device authenticator runs first. Only hints travel here: the
+ * client still pulls by sequence, so nothing is lost when a notification is.
+ * Returns the wait a pull calls when its page would be empty.
+ */
+export function liveSyncRoutes(app: FastifyInstance, deps: LiveRouteDeps) {
+  const { config, sync } = deps;
+  const heads = watchVaultHeads(deps.bus);
+  const live = createLiveConnections(
+    {
+      perDevice: config.limits.max_live_per_device,
+      perUser: config.limits.max_live_per_user,
+      total: config.limits.max_live_connections,
+    },
+    heads,
+  );
+
+  // One timer for every open stream, not one each: an idle stream costs its socket only.
+  const streams = new Set<PassThrough>();
+  let heartbeat: NodeJS.Timeout | undefined;
+  const beat = () => {
+    for (const out of streams) if (!out.writableNeedDrain) out.write(': heartbeat\n\n');
+  };
+  const track = (out: PassThrough) => {
+    streams.add(out);
+    heartbeat ??= setInterval(beat, config.timeouts.live_heartbeat_ms).unref();
+  };
+  const untrack = (out: PassThrough) => {
+    streams.delete(out);
+    if (streams.size === 0 && heartbeat) {
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+    }
+  };
+
+  app.addHook('preClose', (done) => {
+    live.endAll();
+    done();
+  });
+  app.addHook('onClose', (_app, done) => {
+    heads.close();
+    done();
+  });
+
+  // No HEAD twin: it would run the handler and hold an endless answer open for nothing.
+  app.get('/api/v1/sync/events', { bodyLimit: 1, exposeHeadRoute: false }, (request, reply) => {
+    const device = request.device!;
+    const owner = { deviceId: device.deviceId, userId: device.userId };
+    const out = new PassThrough();
+    let ended = false;
+    let unwatch = () => {};
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      unwatch();
+      release();
+      untrack(out);
+      out.end();
+    };
+    const admitted = live.admit(owner, 'stream', end);
+    if (!admitted) throw tooMany();
+    const release = admitted;
+    // A slow reader gets the newest head once it drains, never a queue of old ones.
+    let unsent: number | undefined;
+    const send = (head: number) => {
+      if (out.writableNeedDrain) unsent = head;
+      else out.write(headEvent(head));
+    };
+    out.on('drain', () => {
+      if (unsent === undefined) return;
+      const head = unsent;
+      unsent = undefined;
+      out.write(headEvent(head));
+    });
+    unwatch = heads.watch(vaultStream(device.userId, device.vaultId), send);
+    // The response's close, not the request's: a request ends once its (empty) body is read.
+    reply.raw.on('close', end);
+    track(out);
+    const head = sync.head(device);
+    const heard = lastEventId(request);
+    // Something at once, so that the client sees the answer start without a wait.
+    out.write(heard !== undefined && heard < head ? headEvent(head) : ': connected\n\n');
+    return (
+      reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-store')
+        // nginx would otherwise buffer the stream (README, behind a reverse proxy).
+        .header('x-accel-buffering', 'no')
+        .send(out)
+    );
+  });
+
+  /**
+   * Waits until the vault's head passes `since` or `waitMs` runs out; also ends when the
+   * client goes away, the device loses access or the server shuts down. Resolves either way:
+   * the caller then answers the pull as it would have without waiting.
+   */
+  return function waitForChange(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    since: number,
+    waitMs: number,
+  ): Promise<void> | undefined {
+    const device = request.device!;
+    if (sync.head(device) > since) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      let unwatch = () => {};
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        unwatch();
+        release?.();
+        reply.raw.off('close', finish);
+        resolve();
+      };
+      const kind: LiveKind = 'waiter';
+      const release = live.admit(
+        { deviceId: device.deviceId, userId: device.userId },
+        kind,
+        finish,
+      );
+      if (!release) {
+        reject(tooMany());
+        return;
+      }
+      unwatch = heads.watch(vaultStream(device.userId, device.vaultId), (head) => {
+        if (head > since) finish();
+      });
+      timer = setTimeout(finish, waitMs);
+      reply.raw.on('close', finish);
+    });
+  };
+}
+
+/** `wait_ms` of a pull body: absent or 0 means answer at once, as pulls always did. */
+export function waitMsOf(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (value < 0 || value > MAX_WAIT_MS) {
+    throw new AppError(400, 'invalid_request', `wait_ms must be between 0 and ${MAX_WAIT_MS}`);
+  }
+  return value;
+}
