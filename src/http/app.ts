@@ -8,6 +8,8 @@ import { registerWebAssets } from '../web/assets.js';
 import { renderError } from '../web/errors.js';
 import { webRoutes } from '../web/index.js';
 import { errorHandling, sendError } from './plugins/errors.js';
+import { clientErrorHandler, frameworkErrorHandler } from './plugins/framework-errors.js';
+import { createHstsPolicy } from './plugins/hsts.js';
 import { jsonBody } from './plugins/json-body.js';
 import { oversizedBodies } from './plugins/oversized.js';
 import { securityHeaders } from './plugins/security-headers.js';
@@ -90,8 +92,17 @@ function answerWhileClosing(app: FastifyInstance): void {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  const requestIds = createRequestIds();
+  const strictTransport = createHstsPolicy({
+    configuredPublicUrl: deps.configuredPublicUrl,
+    bus: deps.bus,
+  });
+  const log = deps.logger || undefined;
   const options: FastifyServerOptions = {
-    genReqId: createRequestIds(),
+    genReqId: requestIds,
+    // fastify's and Node's own refusals, in the contract's shape with the usual headers.
+    frameworkErrors: frameworkErrorHandler({ strictTransport, log }),
+    clientErrorHandler: clientErrorHandler({ strictTransport, log, requestId: requestIds }),
     bodyLimit: config.limits.max_json_body,
     connectionTimeout: config.timeouts.request_ms * 2,
     keepAliveTimeout: config.timeouts.keep_alive_ms,
@@ -123,8 +134,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       typeof type === 'string' && type.startsWith('application/json') ? `${payload}\n` : payload,
     );
   });
+  await app.register(securityHeaders, { strictTransport });
+  // After the security headers: the 503 it sends carries them like every other answer.
   answerWhileClosing(app);
-  await app.register(securityHeaders);
+  app.addHook('onClose', (_app, done) => {
+    strictTransport.stop();
+    done();
+  });
   // Before the error handling: its 404 page reads the locale and form-token cookies.
   await app.register(fastifyCookie);
   await app.register(errorHandling, {

@@ -29,6 +29,8 @@ const unauthorized = (message: string) => new AppError(401, 'unauthorized', mess
 /**
  * CONTRACT.md §3.1: `Authorization: Bearer <token>`, or the raw token in that header,
  * or (legacy) `?api_key=`. The desktop sends an empty `Bearer ` on anonymous calls.
+ * The query parameter is read by its decoded name, so `?api%5Fkey=` works too; the
+ * request log redacts it by that same decoded name (redactUrl in logger.ts).
  */
 export function presentedToken(request: FastifyRequest): string {
   const header = request.headers.authorization ?? '';
