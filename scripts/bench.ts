@@ -13,6 +13,7 @@ import { blobSection } from './bench/blob-section.js';
 import { firstSyncSection } from './bench/first-sync.js';
 import { replaySection } from './bench/replay.js';
 import { verifySection } from './bench/verify.js';
+import { liveSection } from './bench/live.js';
 import { describeMachine, renderMachine, renderTable } from './bench/report.js';
 import { say, type Section, type SectionResult } from './bench/section.js';
 import { syncSection } from './bench/sync.js';
@@ -23,6 +24,7 @@ const SECTIONS: readonly Section[] = [
   replaySection,
   verifySection,
   syncSection,
+  liveSection,
   firstSyncSection,
   blobSection,
   webSection,

@@ -44,7 +44,7 @@ export interface SyncLoadFigures {
   readonly diskBytesPerOp: number;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {
