@@ -59,6 +59,18 @@ const LimitsSchema = z.object({
     .int()
     .positive()
     .default(8192 * MiB),
+  /**
+   * Open connections, idle keep-alive and lingering ones included: past either cap a new
+   * connection is answered 503 too_many_connections (connection-limits.ts).
+   */
+  max_connections: z.number().int().positive().default(1024),
+  /** Per client (IPv4 address, IPv6 /64); trusted proxies count only against the total. */
+  max_connections_per_client: z.number().int().positive().default(64),
+  /**
+   * A blob upload must bring at least this much in every `timeouts.upload_rate_window_ms`
+   * (averaged over the window); 4 KiB/s is below any uplink a person would sync over.
+   */
+  min_upload_bytes_per_s: z.number().int().positive().default(4096),
 });
 
 const TimeoutsSchema = z.object({
@@ -67,6 +79,8 @@ const TimeoutsSchema = z.object({
   keep_alive_ms: z.number().int().positive().default(120_000),
   /** A comment on every open event stream this often, so that proxies keep it open. */
   live_heartbeat_ms: z.number().int().positive().default(25_000),
+  /** The window over which an upload's rate is measured (see limits.min_upload_bytes_per_s). */
+  upload_rate_window_ms: z.number().int().positive().default(30_000),
   /** Upper bound for a graceful shutdown before connections are cut. */
   shutdown_ms: z.number().int().positive().default(20_000),
 });

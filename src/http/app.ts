@@ -12,6 +12,9 @@ import { clientErrorHandler, frameworkErrorHandler } from './plugins/framework-e
 import { createHstsPolicy } from './plugins/hsts.js';
 import { jsonBody } from './plugins/json-body.js';
 import { oversizedBodies } from './plugins/oversized.js';
+import { connectionLimits } from './connection-limits.js';
+import { httpServerOptions } from './server-options.js';
+import { createTrustedPeers } from './trusted-peers.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRateLimiter } from './rate-limit.js';
 import { createRequestIds } from './request-id.js';
@@ -118,6 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   const app = Fastify({
     ...options,
+    // Node's own header and request timeouts, checked often enough to apply on time.
+    http: httpServerOptions(config.timeouts),
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
   });
   if (deps.logger) logRequests(app);
@@ -140,6 +145,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', (_app, done) => {
     strictTransport.stop();
     done();
+  });
+  await app.register(connectionLimits, {
+    maxConnections: config.limits.max_connections,
+    maxPerClient: config.limits.max_connections_per_client,
+    isSharedPeer: createTrustedPeers(config.trusted_proxies),
+    refusalGraceMs: Math.min(config.timeouts.headers_ms, 5_000),
   });
   // Before the error handling: its 404 page reads the locale and form-token cookies.
   await app.register(fastifyCookie);

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AppError } from '../errors.js';
+import { watchUploadRate, type UploadRate } from './upload-rate.js';
 
 const MiB = 1024 * 1024;
 
@@ -42,13 +43,19 @@ export interface UploadGuard {
 }
 
 /**
- * Watches an upload as it arrives: caps the raw body (file plus multipart framing) and
- * aborts when no data arrives for `stallMs`, however long a steady upload takes.
+ * Watches an upload as it arrives: caps the raw body (file plus multipart framing),
+ * aborts when no data arrives for `stallMs` or when a window of `rate.windowMs` brings
+ * less than `rate.minBytesPerSecond`, however long a steady upload takes.
  * Attach it only once the body is being consumed: it listens for 'data'.
  */
 export function guardUpload(
   raw: IncomingMessage,
-  options: { maxBodyBytes: number; stallMs: number; exempt: (socket: object) => () => void },
+  options: {
+    maxBodyBytes: number;
+    stallMs: number;
+    rate: UploadRate;
+    exempt: (socket: object) => () => void;
+  },
 ): UploadGuard {
   const controller = new AbortController();
   const abort = (reason: AppError) => {
@@ -59,13 +66,26 @@ export function guardUpload(
     () => abort(new AppError(408, 'request_timeout', 'upload stalled')),
     options.stallMs,
   );
+  const rate = watchUploadRate(options.rate, () =>
+    abort(
+      new AppError(
+        408,
+        'upload_too_slow',
+        `upload slower than ${options.rate.minBytesPerSecond} bytes per second`,
+      ),
+    ),
+  );
   const onData = (chunk: Buffer) => {
     received += chunk.length;
+    rate.count(chunk.length);
     watchdog.refresh();
     if (received > options.maxBodyBytes) abort(blobTooLarge(options.maxBodyBytes));
   };
   // Once the whole body is in, a slow disk is not the client's stall.
-  const onEnd = () => clearTimeout(watchdog);
+  const onEnd = () => {
+    clearTimeout(watchdog);
+    rate.stop();
+  };
   raw.on('data', onData);
   raw.once('end', onEnd);
   const endExemption = options.exempt(raw.socket);
@@ -78,6 +98,7 @@ export function guardUpload(
     race: (promise) => Promise.race([promise, aborted]),
     release() {
       clearTimeout(watchdog);
+      rate.stop();
       raw.off('data', onData);
       raw.off('end', onEnd);
       endExemption();

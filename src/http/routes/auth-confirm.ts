@@ -8,6 +8,7 @@ import { field, readForm } from '../../web/forms.js';
 import { renderPage } from '../../web/page.js';
 import { formTokenValid } from '../../web/tokens.js';
 import { parseJsonBody, requestMeta } from '../body.js';
+import { credentialsBodyLimit } from '../body-limits.js';
 
 export type ConfirmRouteDeps = Pick<
   Runtime,
@@ -56,7 +57,8 @@ export async function confirmRoutes(app: FastifyInstance, deps: ConfirmRouteDeps
     );
   });
 
-  app.post('/api/v1/auth/confirm', async (request, reply) => {
+  const small = { bodyLimit: credentialsBodyLimit(deps.config.limits) };
+  app.post('/api/v1/auth/confirm', small, async (request, reply) => {
     if (isForm(request)) {
       const form = readForm(ConfirmForm, request);
       reply.header('referrer-policy', 'no-referrer');

@@ -4,6 +4,7 @@ import { EmailSchema, PasswordSchema, parseOrThrow } from '../../commands/user-s
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta } from '../body.js';
+import { credentialsBodyLimit } from '../body-limits.js';
 import { requestLocale } from '../locale.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { confirmRoutes } from './auth-confirm.js';
@@ -37,8 +38,9 @@ const ResetBody = z.object({ token: str, new_password: str });
 /** CONTRACT.md §7: the user JSON API for accounts (the web forms come later). */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
   const { accounts, passwordResets, sessions, limiter, webSettings } = deps;
+  const small = { bodyLimit: credentialsBodyLimit(deps.config.limits) };
 
-  app.post('/api/v1/auth/register', async (request) => {
+  app.post('/api/v1/auth/register', small, async (request) => {
     // CONTRACT.md §7 names no answer for a closed registration: 403 with a code of its own.
     if (!webSettings().allowRegistration) {
       throw new AppError(403, 'registration_disabled', 'registration is disabled');
@@ -59,7 +61,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { status: 'confirmation_sent' };
   });
 
-  app.post('/api/v1/auth/login', async (request) => {
+  app.post('/api/v1/auth/login', small, async (request) => {
     const body = parseJsonBody(LoginBody, request.body);
     if (!body.username.trim() || !body.password) throw badRequest('username and password required');
     if (bytes(body.username) > 320) throw badRequest('username is too long');
@@ -72,7 +74,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { token: session.token, user_id: session.userId };
   });
 
-  app.post('/api/v1/auth/forgot', async (request) => {
+  app.post('/api/v1/auth/forgot', small, async (request) => {
     const body = parseJsonBody(ForgotBody, request.body);
     if (!body.email.trim()) throw badRequest('email required');
     if (bytes(body.email) > 320) throw badRequest('email is too long');
@@ -81,7 +83,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { status: 'if email exists, reset link sent' };
   });
 
-  app.post('/api/v1/auth/reset', async (request) => {
+  app.post('/api/v1/auth/reset', small, async (request) => {
     const body = parseJsonBody(ResetBody, request.body);
     if (!body.token || !body.new_password) throw badRequest('token and new_password required');
     limiter.check('reset', request.ip);

@@ -38,6 +38,10 @@ export async function blobRoutes(app: FastifyInstance, deps: BlobRouteDeps) {
   const maxBlobBytes = config.limits.max_blob_bytes;
   // The multipart framing around the file gets 1 MiB on top of the blob limit.
   const maxBodyBytes = maxBlobBytes + MiB;
+  const uploadRate = {
+    minBytesPerSecond: config.limits.min_upload_bytes_per_s,
+    windowMs: config.timeouts.upload_rate_window_ms,
+  };
   const exempt = createRequestTimeoutExemption(app.server);
   const authenticateDevice = createDeviceAuthenticator(deps);
 
@@ -75,7 +79,7 @@ export async function blobRoutes(app: FastifyInstance, deps: BlobRouteDeps) {
       return receiveUpload(request, blobs, {
         scope: scopeOf(device),
         actor: `device:${device.deviceId}`,
-        guard: { maxBodyBytes, stallMs: config.timeouts.request_ms, exempt },
+        guard: { maxBodyBytes, stallMs: config.timeouts.request_ms, rate: uploadRate, exempt },
       });
     });
 

@@ -3,12 +3,13 @@ import { z } from 'zod';
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta, wireTime } from '../body.js';
+import { credentialsBodyLimit, IGNORED_BODY_LIMIT } from '../body-limits.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import type { RateLimiter } from '../rate-limit.js';
 
 export type ClientRouteDeps = Pick<
   Runtime,
-  'db' | 'devices' | 'activity' | 'clock' | 'hasher' | 'refusals'
+  'db' | 'devices' | 'activity' | 'clock' | 'hasher' | 'refusals' | 'config'
 > & {
   readonly limiter: RateLimiter;
 };
@@ -30,9 +31,11 @@ const RegisterDeviceBody = z.object({ name: str, username: str, password: str, v
 export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) {
   const { devices, limiter } = deps;
   const authenticateDevice = createDeviceAuthenticator(deps);
+  const bodyLimit = credentialsBodyLimit(deps.config.limits);
 
   /** The desktop's sign-ins: a refused one is counted for the audit like the web login's. */
   const signIn = {
+    bodyLimit,
     onError(request: FastifyRequest, _reply: FastifyReply, err: Error, done: () => void) {
       if (err instanceof AppError && (err.status === 401 || err.status === 403)) {
         const body = (request.body ?? {}) as { login?: unknown; username?: unknown };
@@ -120,7 +123,7 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       };
     });
 
-    scoped.post('/api/client/revoke-device', async (request) => {
+    scoped.post('/api/client/revoke-device', { bodyLimit }, async (request) => {
       const device = request.device!;
       const body = parseJsonBody(RevokeDeviceBody, request.body);
       if (!body.device_id || !body.password) throw badRequest('device_id and password required');
@@ -137,15 +140,15 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       return { status: 'revoked' };
     });
 
-    // The desktop sends an empty body here; this route alone ignores its body.
+    // The desktop sends an empty body here; this route alone ignores its body. It is read
+    // through fastify's own reader, the one that holds a body to the route's limit.
     await scoped.register(async (ignoringBody) => {
       ignoringBody.removeAllContentTypeParsers();
-      ignoringBody.addContentTypeParser('*', (_request, payload, done) => {
-        payload.resume();
-        payload.on('end', () => done(null, undefined));
-        payload.on('error', (err) => done(err, undefined));
-      });
-      ignoringBody.post('/api/client/revoke-current', async (request) => {
+      ignoringBody.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) =>
+        done(null, undefined),
+      );
+      const ignored = { bodyLimit: IGNORED_BODY_LIMIT };
+      ignoringBody.post('/api/client/revoke-current', ignored, async (request) => {
         const device = request.device!;
         devices.revoke(
           device.deviceId,

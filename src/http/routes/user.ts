@@ -5,6 +5,7 @@ import { AppError, badRequest } from '../../errors.js';
 import { listDevicesOfUser } from '../../projections/devices.js';
 import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta, wireTime } from '../body.js';
+import { credentialsBodyLimit } from '../body-limits.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { createSessionAuthenticator } from '../session-auth.js';
 import { csrfRefused } from '../../web/dashboard.js';
@@ -13,7 +14,7 @@ import { csrfValid } from '../../web/tokens.js';
 
 export type UserRouteDeps = Pick<
   Runtime,
-  'db' | 'sessions' | 'devices' | 'activity' | 'configuredPublicUrl'
+  'db' | 'sessions' | 'devices' | 'activity' | 'configuredPublicUrl' | 'config'
 > & {
   readonly limiter: RateLimiter;
 };
@@ -47,6 +48,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
 
   app.post<{ Params: { id: string } }>(
     '/api/v1/user/devices/:id/revoke',
+    { bodyLimit: credentialsBodyLimit(deps.config.limits) },
     async (request, reply) => {
       if (isForm(request)) return revokeFromForm(request, reply, deps);
       // A session cookie rides along on a forged request; the CSRF token does not. A Bearer
