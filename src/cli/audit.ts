@@ -8,7 +8,7 @@ import {
 } from '../log/index.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
 import { parseIntOption } from './options.js';
-import { printJsonLine } from './output.js';
+import { formatTableLine, printErr, printJsonLine, printOut } from './output.js';
 
 interface AuditOptions {
   data?: string;
@@ -61,30 +61,23 @@ function filterOf(opts: AuditOptions): AuditFilter {
 
 function tablePrinter() {
   let headerDone = false;
-  const line = (
-    seq: string,
-    at: string,
-    type: string,
-    stream: string,
-    actor: string,
-    data: string,
-  ) =>
-    `${seq.padEnd(6)} ${at.padEnd(24)} ${type.padEnd(18)} ${stream.padEnd(34)} ${actor.padEnd(7)} ${data}\n`;
+  // Fixed widths rather than formatTable's: --follow prints rows before it has seen them all.
+  const line = (cells: readonly string[]) => formatTableLine(cells, [6, 24, 18, 34, 7], ' ');
   return (e: AuditEntry) => {
     if (!headerDone) {
-      process.stdout.write(line('SEQ', 'AT', 'TYPE', 'STREAM', 'ACTOR', 'DATA'));
+      printOut(line(['SEQ', 'AT', 'TYPE', 'STREAM', 'ACTOR', 'DATA']));
       headerDone = true;
     }
     const actor = (e.meta as { actor?: unknown } | null)?.actor;
-    process.stdout.write(
-      line(
+    printOut(
+      line([
         String(e.seq),
         e.at,
         e.type,
         e.stream,
         typeof actor === 'string' ? actor : '-',
         JSON.stringify(e.data),
-      ),
+      ]),
     );
   };
 }
@@ -136,7 +129,7 @@ export async function audit(opts: AuditOptions): Promise<void> {
     };
     if (opts.follow) await pollUntilStopped(drain);
     else drain();
-    if (printed === 0 && !opts.json && !opts.follow) process.stderr.write('no matching events\n');
+    if (printed === 0 && !opts.json && !opts.follow) printErr('no matching events\n');
   });
 }
 

@@ -5,7 +5,7 @@ import { createBackup, type BackupPhase } from '../backup/create-backup.js';
 import { lowerOwnPriority } from '../backup/low-priority.js';
 import { DATA_OPTION } from './data-dir.js';
 import { dataDirOf } from './options.js';
-import { printJsonLine } from './output.js';
+import { printErr, printJsonLine, printOut } from './output.js';
 
 const LABELS: Record<BackupPhase, string> = {
   database: 'copying the database',
@@ -38,7 +38,7 @@ export async function backup(opts: {
     onProgress: phasedProgress(),
   });
   if (summary.missing_blobs > 0) {
-    process.stderr.write(
+    printErr(
       `warning: ${summary.missing_blobs} blob(s) the database lists have no file and are ` +
         'not in the archive (its manifest lists them as missing_blobs)\n',
     );
@@ -47,7 +47,7 @@ export async function backup(opts: {
     printJsonLine(summary);
     return;
   }
-  process.stdout.write(
+  printOut(
     `backup written to ${summary.archive} (${humanBytes(summary.archive_bytes)}): ` +
       `log head seq ${summary.head_seq}, ${summary.blobs} blob(s), ` +
       `in ${summary.seconds.toFixed(1)} s\n`,

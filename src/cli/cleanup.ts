@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { CleanupReport } from '../commands/cleanup-service.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { formatTable, printJsonLine } from './output.js';
+import { formatTable, printJsonLine, printOut } from './output.js';
 
 /** Bytes for people: 1536 → "1.5 KiB". */
 function formatBytes(bytes: number): string {
@@ -60,7 +60,7 @@ export async function cleanup(opts: {
     });
     return;
   }
-  process.stdout.write(describe(report));
+  printOut(describe(report));
 }
 
 export const cleanupCommand = new Command('cleanup')

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readBuildInfo } from '../version.js';
 import { auditCommand } from './audit.js';
 import { backupCommand } from './backup.js';
+import { printErr } from './output.js';
 import { cleanupCommand } from './cleanup.js';
 import { replayCommand } from './replay.js';
 import { restoreCommand } from './restore.js';
@@ -30,7 +31,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await createProgram().parseAsync([...argv]);
   } catch (err) {
-    process.stderr.write(`error: ${(err as Error).message}\n`);
+    // Messages may quote what was stored or typed (`no user named …`); their own line
+    // breaks stay, anything else that would act on the terminal is escaped.
+    printErr(`error: ${(err as Error).message}\n`);
     process.exitCode = 1;
   }
 }

@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { CATALOGUE, openDatabase, verifyLog } from '../log/index.js';
 import type { TableDiff } from '../projections/compare.js';
 import { replayProjections } from '../projections/rebuild.js';
+import { terminalSafeJson } from '../security/text-hygiene.js';
 import { DATA_OPTION, existingDatabaseFile, withRuntime } from './data-dir.js';
+import { printJsonLine, printOut } from './output.js';
 import { stderrProgress } from './progress.js';
 
 /**
@@ -47,7 +49,7 @@ function describeDiff(diff: TableDiff): string {
     const shown = Object.fromEntries(
       Object.entries(row).map(([k, v]) => [k, SECRET_COLUMN.test(k) ? '<redacted>' : v]),
     );
-    lines.push(`  ${side === 'rebuilt' ? '+ rebuilt' : '- live   '} ${JSON.stringify(shown)}`);
+    lines.push(`  ${side === 'rebuilt' ? '+ rebuilt' : '- live   '} ${terminalSafeJson(shown)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -95,17 +97,15 @@ export async function replay(opts: {
     report.rebuildSeconds > 0 ? Math.round(report.events / report.rebuildSeconds) : report.events;
   if (opts.json) {
     if (check && report.diffs.length > 0) process.exitCode = 1;
-    process.stdout.write(
-      `${JSON.stringify({
-        events: report.events,
-        rebuild_seconds: Number(report.rebuildSeconds.toFixed(3)),
-        events_per_second: rate,
-        head: report.head,
-        caught_up: report.caughtUp,
-        checked: check,
-        differing_tables: report.diffs.map((d) => d.table),
-      })}\n`,
-    );
+    printJsonLine({
+      events: report.events,
+      rebuild_seconds: Number(report.rebuildSeconds.toFixed(3)),
+      events_per_second: rate,
+      head: report.head,
+      caught_up: report.caughtUp,
+      checked: check,
+      differing_tables: report.diffs.map((d) => d.table),
+    });
     return;
   }
   process.stderr.write(
@@ -113,16 +113,16 @@ export async function replay(opts: {
       (report.caughtUp > 0 ? `, then ${report.caughtUp} appended meanwhile\n` : '\n'),
   );
   if (!check) {
-    process.stdout.write(`projections rebuilt up to seq ${report.head}\n`);
+    printOut(`projections rebuilt up to seq ${report.head}\n`);
     return;
   }
   if (report.diffs.length === 0) {
-    process.stdout.write(`projections match the log up to seq ${report.head}\n`);
+    printOut(`projections match the log up to seq ${report.head}\n`);
     return;
   }
   process.exitCode = 1;
-  process.stdout.write(`projections differ from the log at seq ${report.head}:\n`);
-  for (const diff of report.diffs) process.stdout.write(describeDiff(diff));
+  printOut(`projections differ from the log at seq ${report.head}:\n`);
+  for (const diff of report.diffs) printOut(describeDiff(diff));
 }
 
 export const replayCommand = new Command('replay')

@@ -4,7 +4,7 @@ import { byteProgress, type ByteProgress } from '../backup/byte-progress.js';
 import { restoreBackup, type RestorePhase } from '../backup/restore-backup.js';
 import { DATA_OPTION } from './data-dir.js';
 import { dataDirOf } from './options.js';
-import { printJsonLine } from './output.js';
+import { printErr, printJsonLine, printOut } from './output.js';
 import { stderrProgress } from './progress.js';
 
 function phasedProgress() {
@@ -36,7 +36,7 @@ export async function restore(opts: {
     onProgress: phasedProgress(),
   });
   if (summary.missing_blobs > 0) {
-    process.stderr.write(
+    printErr(
       `warning: the backup lacked ${summary.missing_blobs} blob file(s) already (see missing_blobs in its manifest)\n`,
     );
   }
@@ -44,7 +44,7 @@ export async function restore(opts: {
     printJsonLine(summary);
     return;
   }
-  process.stdout.write(
+  printOut(
     `restored ${summary.events} events (head seq ${summary.head_seq}) into ${summary.data_dir}; ` +
       `new epoch ${summary.epoch}, the next event gets seq ${summary.resumed_after + 1}\n` +
       (summary.kept_aside ? `the previous directory is kept at ${summary.kept_aside}\n` : ''),

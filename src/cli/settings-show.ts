@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { pendingMailCounts } from '../mail/outbox.js';
 import { isSmtpConfigured } from '../projections/settings.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { formatTable, printJsonLine } from './output.js';
+import { formatTable, printJsonLine, printOut } from './output.js';
 
 const MASK = '********';
 
@@ -28,7 +28,7 @@ export async function settingsShow(opts: { data?: string; json?: boolean }): Pro
     return;
   }
   const show = (v: string | number | null) => (v === null || v === '' ? '-' : String(v));
-  process.stdout.write(
+  printOut(
     formatTable(
       ['SETTING', 'VALUE'],
       [

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { SMTP_SECURITY } from '../log/index.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
 import { readSecretFile } from './options.js';
-import { printJsonLine } from './output.js';
+import { printJsonLine, printOut } from './output.js';
 import { parsePort } from './smtp-options.js';
 
 interface SettingsSmtpOptions {
@@ -44,7 +44,7 @@ export async function settingsSmtp(opts: SettingsSmtpOptions): Promise<void> {
     }
   });
   if (opts.json) printJsonLine({ changed });
-  else process.stdout.write(changed ? 'SMTP settings changed\n' : 'SMTP settings unchanged\n');
+  else printOut(changed ? 'SMTP settings changed\n' : 'SMTP settings unchanged\n');
 }
 
 export const settingsSmtpCommand = new Command('smtp')

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { AppError } from '../errors.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { printJsonLine } from './output.js';
+import { printJsonLine, printOut, text } from './output.js';
 
 interface TestMailOptions {
   data?: string;
@@ -23,8 +23,8 @@ export async function settingsTestMail(opts: TestMailOptions): Promise<void> {
   });
   if (opts.json) printJsonLine({ mail_id: mailId, to });
   else
-    process.stdout.write(
-      `queued test mail ${mailId} to ${to}; the running server sends it within seconds (see settings show)\n`,
+    printOut(
+      text`queued test mail ${mailId} to ${to}; the running server sends it within seconds (see settings show)\n`,
     );
 }
 

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { AppError } from '../errors.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
 import { readSecretFile, readSecretStdin } from './options.js';
-import { printJsonLine } from './output.js';
+import { printErr, printJsonLine, printOut, text } from './output.js';
 
 interface UserAddOptions {
   data?: string;
@@ -26,7 +26,7 @@ async function readPassword(opts: UserAddOptions): Promise<string> {
   }
   if (opts.passwordFile) return readSecretFile(opts.passwordFile);
   if (opts.passwordStdin) {
-    if (process.stdin.isTTY) process.stderr.write('password (end with Ctrl-D): ');
+    if (process.stdin.isTTY) printErr('password (end with Ctrl-D): ');
     return readSecretStdin();
   }
   throw new Error(
@@ -59,7 +59,7 @@ export async function userAdd(opts: UserAddOptions): Promise<void> {
     }
   });
   if (opts.json) printJsonLine({ user_id: userId });
-  else process.stdout.write(`added user ${opts.username} (id ${userId})\n`);
+  else printOut(text`added user ${opts.username} (id ${userId})\n`);
 }
 
 export const userAddCommand = new Command('add')

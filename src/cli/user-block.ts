@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { findUserById, findUserByUsername } from '../projections/users.js';
 import type { Runtime } from '../runtime.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
+import { printOut, text } from './output.js';
 
 interface UserBlockOptions {
   data?: string;
@@ -32,10 +33,8 @@ const setBlocked = (blocked: boolean) => async (opts: UserBlockOptions) => {
     return { user, changed };
   });
   const verb = blocked ? 'blocked' : 'unblocked';
-  const who = `${outcome.user.username} (id ${outcome.user.id})`;
-  process.stdout.write(
-    outcome.changed ? `${verb} user ${who}\n` : `user ${who} was already ${verb}\n`,
-  );
+  const who = text`${outcome.user.username} (id ${outcome.user.id})`;
+  printOut(outcome.changed ? `${verb} user ${who}\n` : `user ${who} was already ${verb}\n`);
 };
 
 const blockingCommand = (name: 'block' | 'unblock', blocked: boolean, description: string) =>

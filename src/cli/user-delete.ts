@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { findUserById, findUserByUsername } from '../projections/users.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
+import { printErr, printOut, text } from './output.js';
 
 interface UserDeleteOptions {
   data?: string;
@@ -11,7 +12,7 @@ interface UserDeleteOptions {
 /** One line from standard input: the typed confirmation (or a piped one in scripts). */
 async function readLine(prompt: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, terminal: false });
-  process.stderr.write(prompt);
+  printErr(prompt);
   try {
     for await (const line of rl) return line.trim();
     return '';
@@ -28,19 +29,19 @@ async function deleteUser(target: string, opts: UserDeleteOptions) {
     if (!user) throw new Error(`no user with id or username ${target}`);
     if (!opts.yes) {
       const typed = await readLine(
-        `delete ${user.username} (id ${user.id}) and erase their content? type the username to confirm: `,
+        text`delete ${user.username} (id ${user.id}) and erase their content? type the username to confirm: `,
       );
       if (typed !== user.username) throw new Error('not confirmed: nothing was deleted');
     }
     return { user, deletion: runtime.users.delete(user.id, { actor: 'cli' }) };
   });
   const { user, deletion } = outcome;
-  process.stdout.write(
-    `deleted user ${user.username} (id ${user.id}): UserDeleted at seq ${deletion.seq}, ` +
+  printOut(
+    text`deleted user ${user.username} (id ${user.id}): UserDeleted at seq ${deletion.seq}, ` +
       `${deletion.redactedEvents} events redacted, ${deletion.blobs} blobs released\n`,
   );
   if (!deletion.walTruncated) {
-    process.stderr.write(
+    printErr(
       'warning: a reader kept the WAL from being truncated; erased pages leave it at the next checkpoint\n',
     );
   }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { listUsers } from '../projections/users.js';
 import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { formatTable, printJsonLine } from './output.js';
+import { formatTable, printJsonLine, printOut } from './output.js';
 
 export async function userList(opts: { data?: string; json?: boolean }): Promise<void> {
   // Only the columns an operator needs: the password hash never leaves the database.
@@ -20,7 +20,7 @@ export async function userList(opts: { data?: string; json?: boolean }): Promise
     return;
   }
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');
-  process.stdout.write(
+  printOut(
     formatTable(
       ['ID', 'USERNAME', 'EMAIL', 'CONFIRMED', 'BLOCKED', 'CREATED_AT'],
       users.map((u) => [

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { openDatabase, verifyLog } from '../log/index.js';
 import { DATA_OPTION, existingDatabaseFile } from './data-dir.js';
+import { printOut } from './output.js';
 import { stderrProgress } from './progress.js';
 
 export async function verify(opts: { data?: string }): Promise<void> {
@@ -10,20 +11,20 @@ export async function verify(opts: { data?: string }): Promise<void> {
   try {
     const result = verifyLog(db, stderrProgress('verifying'));
     if (result.problems.length === 0 && result.integrity.length === 0) {
-      process.stdout.write(
+      printOut(
         `${result.events} events, chain intact, integrity ok (log format ${result.format})\n`,
       );
       return;
     }
     process.exitCode = 1;
     const first = result.problems[0];
-    process.stdout.write(
+    printOut(
       first
         ? `log damaged: first bad seq ${first.seq} (${result.problems.length} problem(s) shown)\n`
         : `${result.events} events, chain intact, but the database is damaged\n`,
     );
-    for (const p of result.problems) process.stdout.write(`seq ${p.seq}: ${p.problem}\n`);
-    for (const message of result.integrity) process.stdout.write(`integrity: ${message}\n`);
+    for (const p of result.problems) printOut(`seq ${p.seq}: ${p.problem}\n`);
+    for (const message of result.integrity) printOut(`integrity: ${message}\n`);
   } finally {
     db.close();
   }

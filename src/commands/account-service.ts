@@ -4,7 +4,7 @@ import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { enqueueMail, type MailLocale } from '../mail/outbox.js';
 import { findEmailToken, type EmailTokenRow } from '../projections/email-tokens.js';
-import { findUserByEmail, findUserByUsername } from '../projections/users.js';
+import { findLookalikeUser, findUserByEmail, findUserByUsername } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { confirmLink, forgotLink } from './account-links.js';
 import { CONFIRM_TOKEN_TTL_MS, type PresentedToken } from './account.js';
@@ -130,6 +130,7 @@ export function createAccountService(deps: AccountDeps) {
             locale: input.locale,
             registeredBy: 'self' as const,
             usernameTaken: findUserByUsername(tx, username) !== undefined,
+            usernameLookalike: findLookalikeUser(tx, username) !== undefined,
             emailTaken: findUserByEmail(tx, email) !== undefined,
             confirmation,
           },

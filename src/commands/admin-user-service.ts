@@ -2,7 +2,12 @@ import type { Clock } from '../clock.js';
 import { notFound } from '../errors.js';
 import type { EventMeta, Sqlite } from '../log/index.js';
 import { listLiveSessionHashes } from '../projections/sessions.js';
-import { findUserByEmail, findUserById, findUserByUsername } from '../projections/users.js';
+import {
+  findLookalikeUser,
+  findUserByEmail,
+  findUserById,
+  findUserByUsername,
+} from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { adminUserDecider } from './admin-user.js';
 import type { CommandHandler } from './handle.js';
@@ -50,6 +55,7 @@ export function createAdminUserService(deps: {
               email: valid.email,
               current: { username: user.username, email: user.email },
               usernameTaken: byName !== undefined && byName.id !== userId,
+              usernameLookalike: findLookalikeUser(db, valid.username, userId) !== undefined,
               emailTaken: byEmail !== undefined && byEmail.id !== userId,
             },
           };

@@ -1,7 +1,7 @@
 import { conflict, notFound } from '../errors.js';
 import type { EventOfType } from '../log/index.js';
 import type { Decider } from './decider.js';
-import type { UserState } from './user.js';
+import { LOOKALIKE_TAKEN, type UserState } from './user.js';
 
 // What an admin does to an account beyond blocking, confirming and deleting (CONTRACT.md
 // §10, §11): change its handle or address, and set a new password it cannot choose.
@@ -18,6 +18,7 @@ export type UpdateUser = {
     current: { username: string; email: string };
     /** Another account holds the name or the address (the user's own never counts). */
     usernameTaken: boolean;
+    usernameLookalike: boolean;
     emailTaken: boolean;
   };
 };
@@ -32,8 +33,10 @@ export type AdminUserCommand = UpdateUser | AdminResetPassword;
 
 function update(command: UpdateUser, state: UserState): AdminUserEvent[] {
   if (state.status === 'none') throw notFound('user not found');
-  const { userId, username, email, current, usernameTaken, emailTaken } = command.data;
+  const { userId, username, email, current, usernameTaken, usernameLookalike, emailTaken } =
+    command.data;
   if (usernameTaken) throw conflict('username already taken');
+  if (usernameLookalike) throw conflict(LOOKALIKE_TAKEN);
   if (emailTaken) throw conflict('email already registered');
   if (username === current.username && email === current.email) return [];
   return [{ type: 'UserUpdated', data: { userId, username, email } }];

@@ -16,26 +16,40 @@ import {
   eraseUserSideTables,
   userDeviceIds,
 } from '../projections/user-erasure.js';
-import { findUserByEmail, findUserById, findUserByUsername } from '../projections/users.js';
+import {
+  findLookalikeUser,
+  findUserByEmail,
+  findUserById,
+  findUserByUsername,
+} from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
+import { hasUnsafeChars } from '../security/text-hygiene.js';
 import type { CommandHandler } from './handle.js';
 import { userDecider, userStream, type UserState } from './user.js';
 
+const USERNAME_UNSAFE = 'username must not contain control characters or direction marks';
+const EMAIL_UNSAFE = 'email must not contain control characters or direction marks';
+
 // Usernames are public handles shown in consoles and logs: letters, digits and . _ -
+// Stored in NFKC, so a full-width or other compatibility spelling is the plain one.
 export const UsernameSchema = z
   .string()
   .trim()
+  .refine((u) => !hasUnsafeChars(u), USERNAME_UNSAFE)
+  .normalize('NFKC')
   .regex(
     /^[\p{L}\p{N}._-]{1,64}$/u,
     'username must be 1-64 letters, digits, dots, dashes or underscores',
   );
 
-// A bare address only: no display name, no CR/LF (it ends up in mail headers).
+// A bare address only: no display name, no CR/LF (it ends up in mail headers), nothing
+// that would act on a terminal when an operator lists users.
 export const EmailSchema = z
   .string()
   .trim()
   .max(254, 'email is too long')
   .regex(/^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/, 'invalid email')
+  .refine((e) => !hasUnsafeChars(e), EMAIL_UNSAFE)
   .transform((e) => e.toLowerCase());
 
 export const PasswordSchema = z
@@ -124,6 +138,7 @@ export function createUserService(deps: {
             locale: valid.locale,
             registeredBy,
             usernameTaken: findUserByUsername(db, valid.username) !== undefined,
+            usernameLookalike: findLookalikeUser(db, valid.username) !== undefined,
             emailTaken: findUserByEmail(db, valid.email) !== undefined,
           },
         }),

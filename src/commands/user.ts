@@ -31,6 +31,8 @@ export type RegisterUser = {
     registeredBy: 'self' | 'operator' | 'admin';
     /** Looked up by the handler inside the append transaction. */
     usernameTaken: boolean;
+    /** Another account's name reads the same (confusables.ts), e.g. Cyrillic `аlice`. */
+    usernameLookalike: boolean;
     emailTaken: boolean;
     /** The link mailed to an unconfirmed registrant. */
     confirmation?: { tokenHash: string; expiresAt: string };
@@ -52,6 +54,8 @@ export type DeleteUser = {
 };
 export type UserCommand = RegisterUser | BlockUser | UnblockUser | DeleteUser | AccountCommand;
 
+export const LOOKALIKE_TAKEN = 'username already taken: it reads like an existing one';
+
 export const userStream = (userId: string) => `user/${userId}`;
 
 const requireUser = (state: UserState) => {
@@ -61,8 +65,9 @@ const requireUser = (state: UserState) => {
 
 function register(command: RegisterUser, state: UserState): UserEvent[] {
   if (state.status !== 'none') throw conflict('user id already exists');
-  const { usernameTaken, emailTaken, confirmation, ...data } = command.data;
+  const { usernameTaken, usernameLookalike, emailTaken, confirmation, ...data } = command.data;
   if (usernameTaken) throw conflict('username already taken');
+  if (usernameLookalike) throw conflict(LOOKALIKE_TAKEN);
   if (emailTaken) throw conflict('email already registered');
   const registered: UserEvent = { type: 'UserRegistered', data };
   if (data.confirmed || !confirmation) return [registered];

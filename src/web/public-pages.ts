@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { EmailSchema, PasswordSchema, UsernameSchema } from '../commands/user-service.js';
 import { requestMeta } from '../http/body.js';
+import { hasUnsafeChars } from '../security/text-hygiene.js';
 import { renderError } from './errors.js';
 import { field, isClientError, isRateLimited, readForm, withinLimit } from './forms.js';
 import type { MessageKey } from './i18n/index.js';
@@ -22,6 +23,9 @@ type RegisterInput = z.output<typeof RegisterForm>;
 /** The first rule a registration breaks, checked in the order the form lists its fields. */
 function registrationProblem(form: RegisterInput): MessageKey | undefined {
   if (!form.username.trim() || !form.email.trim() || !form.password) return 'errorRequired';
+  if (hasUnsafeChars(form.username.trim()) || hasUnsafeChars(form.email.trim())) {
+    return 'errorUnsafeText';
+  }
   if (!UsernameSchema.safeParse(form.username).success) return 'errorUsername';
   if (!EmailSchema.safeParse(form.email).success) return 'errorEmail';
   if (!PasswordSchema.safeParse(form.password).success) return 'errorPassword';

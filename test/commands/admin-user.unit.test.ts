@@ -26,6 +26,7 @@ const update = (data: Partial<UpdateUser['data']> = {}): UpdateUser => ({
     email: 'alicia@example.test',
     current: { username: 'alice', email: 'alice@example.test' },
     usernameTaken: false,
+    usernameLookalike: false,
     emailTaken: false,
     ...data,
   },

@@ -29,6 +29,7 @@ const register = (userId: string, username: string): UserCommand => ({
     locale: 'en',
     registeredBy: 'operator',
     usernameTaken: false,
+    usernameLookalike: false,
     emailTaken: false,
   },
 });

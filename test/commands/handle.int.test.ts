@@ -37,6 +37,7 @@ const register = (userId: string, username = userId): UserCommand => ({
     locale: 'en',
     registeredBy: 'operator',
     usernameTaken: false,
+    usernameLookalike: false,
     emailTaken: false,
   },
 });

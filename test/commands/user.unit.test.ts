@@ -24,6 +24,7 @@ const registration = (overrides: Partial<RegisterUser['data']> = {}): RegisterUs
     locale: 'en',
     registeredBy: 'self',
     usernameTaken: false,
+    usernameLookalike: false,
     emailTaken: false,
     ...overrides,
   },

@@ -99,6 +99,7 @@ it('fills a live table whose columns are in another order than the code creates 
     username TEXT NOT NULL,
     username_key TEXT NOT NULL UNIQUE,
     created_at TEXT NOT NULL,
+    username_skeleton TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     confirmed INTEGER NOT NULL,
     blocked INTEGER NOT NULL,

@@ -4,6 +4,7 @@ import { EmailSchema, PasswordSchema, UsernameSchema } from '../../commands/user
 import { requestMeta } from '../../http/body.js';
 import type { OneTimeSecrets } from '../../projections/admin-one-time-secrets.js';
 import { findUserById } from '../../projections/users.js';
+import { hasUnsafeChars } from '../../security/text-hygiene.js';
 import { csrfRefused } from '../dashboard.js';
 import { field, isClientError, readForm } from '../forms.js';
 import type { MessageKey } from '../i18n/index.js';
@@ -30,6 +31,9 @@ type CreateInput = z.output<typeof CreateForm>;
 /** The first rule the form breaks, in the order it lists its fields. */
 function createProblem(form: CreateInput, generate: boolean): MessageKey | undefined {
   if (!form.username.trim() || !form.email.trim()) return 'errorRequired';
+  if (hasUnsafeChars(form.username.trim()) || hasUnsafeChars(form.email.trim())) {
+    return 'errorUnsafeText';
+  }
   if (!UsernameSchema.safeParse(form.username).success) return 'errorUsername';
   if (!EmailSchema.safeParse(form.email).success) return 'errorEmail';
   if (generate) return undefined;

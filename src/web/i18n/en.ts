@@ -58,6 +58,8 @@ export const en = {
   errorUsername:
     'The username must be 1 to 64 characters: letters, digits, dot, dash or underscore.',
   errorEmail: 'Enter a valid e-mail address.',
+  errorUnsafeText:
+    'The username and e-mail address must not contain control characters, line breaks or text-direction marks.',
   errorPassword: 'The password must be 8 to 256 bytes long.',
   errorTaken: 'This username is already taken. Choose another one.',
   errorMismatch: 'The two passwords differ.',
