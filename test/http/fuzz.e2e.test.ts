@@ -472,7 +472,7 @@ describe.each(ROUTES)('%s %s under fuzzing', (method, url) => {
         const { headers, apiKey } = headersFor(r.auth, url, r.contentType);
         const query = [r.query, apiKey ? `api_key=${apiKey}` : ''].filter(Boolean).join('&');
         const res = await injectSettled(server.app, {
-          method: r.method as Method,
+          method: r.method,
           url: query ? `${url}?${query}` : url,
           headers,
           remoteAddress: r.ip,

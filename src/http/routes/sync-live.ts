@@ -135,7 +135,6 @@ export function liveSyncRoutes(app: FastifyInstance, deps: LiveRouteDeps) {
     if (sync.head(device) > since) return undefined;
     return new Promise<void>((resolve, reject) => {
       let done = false;
-      let timer: NodeJS.Timeout | undefined;
       let unwatch = () => {};
       const finish = () => {
         if (done) return;
@@ -159,7 +158,7 @@ export function liveSyncRoutes(app: FastifyInstance, deps: LiveRouteDeps) {
       unwatch = heads.watch(vaultStream(device.userId, device.vaultId), (head) => {
         if (head > since) finish();
       });
-      timer = setTimeout(finish, waitMs);
+      const timer = setTimeout(finish, waitMs);
       reply.raw.on('close', finish);
     });
   };
