@@ -19,6 +19,8 @@ export interface SyncLoadOptions {
   readonly pullPasses?: number;
   /** How long the server is left idle before its resting RSS is read (before and after load). */
   readonly restMs?: number;
+  /** A further wait after the resting reading after the load, for a settled one (0: none). */
+  readonly settleMs?: number;
 }
 
 export interface SyncLoadFigures {
@@ -32,9 +34,16 @@ export interface SyncLoadFigures {
   /** CPU per page of 100 (µs), server process and load generator, over all pull passes. */
   readonly pull100ServerCpuUs: number | undefined;
   readonly pull100ClientCpuUs: number;
+  /** Server CPU per page of 1000: where a smaller young generation showed first (issue 9). */
+  readonly pull1000ServerCpuUs: number | undefined;
   readonly serverRssMiB: number;
   /** Server RSS (MiB) at rest: started and idle before any push, and idle again after the load. */
-  readonly serverRestingRssMiB: { readonly beforeLoad?: number; readonly afterLoad?: number };
+  readonly serverRestingRssMiB: {
+    readonly beforeLoad?: number;
+    readonly afterLoad?: number;
+    /** Read `settleMs` after `afterLoad`, when asked for. */
+    readonly settledAfterLoad?: number;
+  };
   /** The server's peak RSS over its whole life (VmHWM), in MiB. */
   readonly serverPeakRssMiB: number | undefined;
   /** CPU per pushed op (µs): the server process (all its threads) and the load generator. */
@@ -214,6 +223,7 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     }
     const rssAfterLoad = serverRssMiB(server.child);
     const restingAfter = await restingRssMiB(pid, opts.restMs ?? 0);
+    const settledAfter = opts.settleMs ? await restingRssMiB(pid, opts.settleMs) : undefined;
     figures = {
       pushOpsPerSec: Math.round(pushed.opsPerSec),
       pushP50Ms: Number(pushed.p50.toFixed(1)),
@@ -227,8 +237,16 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
           ? undefined
           : Math.round(pull100.serverCpuUsPerPage),
       pull100ClientCpuUs: Math.round(pull100.clientCpuUsPerPage),
+      pull1000ServerCpuUs:
+        pull1000.serverCpuUsPerPage === undefined
+          ? undefined
+          : Math.round(pull1000.serverCpuUsPerPage),
       serverRssMiB: rssAfterLoad,
-      serverRestingRssMiB: { beforeLoad: restingBefore, afterLoad: restingAfter },
+      serverRestingRssMiB: {
+        beforeLoad: restingBefore,
+        afterLoad: restingAfter,
+        settledAfterLoad: settledAfter,
+      },
       serverPeakRssMiB: procStatusMiB(pid, 'VmHWM'),
       pushCpuUsPerOp:
         cpu0 === undefined || cpu1 === undefined

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
 import { capYoungGeneration, setServerHeapFlags } from '../heap-flags.js';
+import { createIdleReclaimer, SERVER_SQLITE_CACHE_KIB } from '../idle-memory.js';
 import { createLogger } from '../logger.js';
 import { createLogSink } from '../logger-sink.js';
 import { createMailer } from '../mail/mailer.js';
@@ -73,6 +74,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
         ),
     },
   });
+  // Once the start-up work is done: the serving connection's page cache (see idle-memory.ts).
+  runtime.db.pragma(`cache_size = -${SERVER_SQLITE_CACHE_KIB}`);
   applyStartupMailSettings(runtime, opts, process.env, logger);
   if (runtime.config.admin.length === 0) {
     logger.warn(
@@ -83,7 +86,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   // Requests being handled; connections without one (idle, or still sending headers) are
   // cut at shutdown instead of holding it for the whole drain time.
   let inFlight = 0;
+  const reclaimer = createIdleReclaimer();
   app.addHook('onRequest', async (_request, reply) => {
+    reclaimer.activity();
     inFlight += 1;
     reply.raw.once('close', () => (inFlight -= 1));
   });
@@ -121,6 +126,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     }
   }, 30_000);
   refusalFlush.unref();
+  // What loading the modules and the start-up checks left behind, before the server idles.
+  reclaimer.collect();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -142,6 +149,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       await retention.stop();
     } finally {
       clearInterval(refusalFlush);
+      reclaimer.stop();
       runtime.close();
       logger.info('stopped');
       logOutput.flushSync();
