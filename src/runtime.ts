@@ -35,6 +35,8 @@ import {
   type EventStore,
   type Sqlite,
 } from './log/index.js';
+import { createAnchorKeeper, guardAppends } from './log/anchor-keeper.js';
+import { anchorKeySourceOf } from './log/anchor-key.js';
 import { MAIL_PARAMS_PURPOSE, migrateOutbox } from './mail/outbox.js';
 import { findBlobReference } from './projections/blobs.js';
 import {
@@ -143,7 +145,21 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const db = openDatabase(options.databaseFile ?? databaseFileOf(dataDir));
   migrateLog(db, () => ids.epoch());
   migrateOutbox(db);
-  const store = createEventStore(db, CATALOGUE);
+  // Every append of this process behind the log's anchor (log/anchor-keeper.ts); the server is
+  // the runtime with a checkpointer.
+  const anchor =
+    db.memory || db.readonly
+      ? undefined
+      : createAnchorKeeper({
+          db,
+          dataDir,
+          keySource: anchorKeySourceOf(dataDir, process.env),
+          server: options.checkpointer !== undefined,
+          caughtUp: () => checkpointer?.stats().caughtUp ?? 0,
+        });
+  const store = anchor
+    ? guardAppends(createEventStore(db, CATALOGUE), anchor)
+    : createEventStore(db, CATALOGUE);
   const projector = createProjector(db, store, PROJECTIONS);
   projector.catchUp(options.onRebuildProgress);
   const bus = createBus();
@@ -169,7 +185,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const configuredPublicUrl = () => settingsPublicUrl(db) || config.public_url.trim();
   // A systemd credential key is read-only; only the data-dir key is created on first use.
   const secrets = createSecretBox(secretKeyFileOf(dataDir, process.env), {
-    createKey: !process.env.CREDENTIALS_DIRECTORY,
+    createKey: !process.env.CREDENTIALS_DIRECTORY && (anchor?.mayCreateKey ?? true),
   });
   const sealMail = (plain: string) => secrets.encrypt(plain, MAIL_PARAMS_PURPOSE);
   const accountDeps = { db, handle, hasher, ids, clock, publicUrl, sealMail };
@@ -213,6 +229,15 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const cleanup = createCleanup({ db, handle, sweep, retention: config.retention });
   // Started last: nothing above may fail and leave a worker behind.
   const checkpointer = options.checkpointer && startCheckpointer(db, options.checkpointer);
+  try {
+    anchor?.start();
+  } catch (err) {
+    checkpointer?.stop();
+    db.close();
+    throw new Error(`cannot anchor the log of ${dataDir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   return {
     dataDir,
     blobDir,
@@ -257,6 +282,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
       if (db.open) {
         // A final checkpoint leaves a small WAL behind after a clean stop.
         if (!db.readonly && db.name !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');
+        // After it: the closing anchor names the head only once it is in server.db.
+        anchor?.close();
         db.close();
       }
     },

@@ -21,6 +21,8 @@ import {
   recordRestore,
   verifyLog,
 } from '../log/index.js';
+import { anchorHead } from '../log/anchor-keeper.js';
+import { anchorKeySourceOf } from '../log/anchor-key.js';
 import { replayProjections } from '../projections/rebuild.js';
 import { databaseFileOf, openRuntime } from '../runtime.js';
 import { unpackVerified } from './archive-read.js';
@@ -226,6 +228,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreSum
             .join(', ')}); run \`replay\` on a copy to see why, or use an older backup`,
         );
       }
+      // The archive holds no anchor (the live one would be ahead of it): the verified log is
+      // anchored afresh, with the archive's key or the credential this command runs with.
+      anchorHead(runtime.db, scratch, anchorKeySourceOf(scratch, process.env), 'closed');
     } finally {
       runtime.close();
     }

@@ -1,4 +1,7 @@
 import { existsSync } from 'node:fs';
+import { anchorFileOf } from './anchor.js';
+import { checkAnchor, type AnchorFinding } from './anchor-check.js';
+import { anchorKeySourceOf, anchorKeyState } from './anchor-key.js';
 import { DatabaseOpenError, openDatabase, type Sqlite } from './database.js';
 import { coversSeq, redactedBy, type SeqRange } from './erasure.js';
 import type { EventRow } from './event-store.js';
@@ -129,6 +132,8 @@ export function checkDatabaseAtStartup(
   file: string,
   dataDir: string,
   tail = CHAIN_TAIL,
+  env: NodeJS.ProcessEnv = process.env,
+  onNote: (note: AnchorFinding) => void = (n) => process.stderr.write(`note: ${n.message}\n`),
 ): StartupCheckReport {
   if (!existsSync(file)) return { existed: false, head: 0, checked: 0 };
   let db: Sqlite;
@@ -173,6 +178,23 @@ export function checkDatabaseAtStartup(
         `${file}: the log's newest events do not verify (${problem}) — the server will not start on a damaged log: ${VERIFY_THEN_RESTORE(dataDir)}`,
       );
     }
+    // The anchor, after the tail: a tail that does not chain is named as such first.
+    const anchorFile = anchorFileOf(dataDir);
+    const { findings } = checkAnchor(
+      db,
+      anchorFile,
+      anchorKeyState(anchorKeySourceOf(dataDir, env)),
+    );
+    const failed = findings.find((f) => f.level === 'failure');
+    if (failed) {
+      throw new StartupCheckError(
+        failed.code === 'no_key' || failed.code === 'other_key'
+          ? `${file}: the log's anchor cannot be checked — the server will not start: ${failed.message}`
+          : `${file}: the log fails its anchor ${anchorFile} (${failed.message}) — the server will not start on it: ${VERIFY_THEN_RESTORE(dataDir)}`,
+      );
+    }
+    // What it noted without refusing: a crash's unanchored tail, a log not anchored yet.
+    findings.filter((f) => f.level === 'note').forEach(onNote);
     return { existed: true, head, checked };
   } finally {
     db.close();

@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdfSync,
+  randomBytes,
+} from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -59,6 +65,20 @@ function readKey(file: string, create: boolean): Buffer {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   return parseKey(readFileSync(file), file);
+}
+
+/**
+ * A key for another use derived from the secret key (HKDF-SHA256, `purpose` as its info), so
+ * operators keep one key file; the derived key says nothing about the secret box's own.
+ * Throws like the box does when the key file is missing and may not be created.
+ */
+export function deriveSecretKey(
+  keyFile: string,
+  purpose: string,
+  options: { createKey: boolean },
+): Buffer {
+  const key = readKey(keyFile, options.createKey);
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), purpose, KEY_BYTES));
 }
 
 // A short digest of the key names it in each cipher, so a key swap gives a clear error
