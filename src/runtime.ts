@@ -56,6 +56,7 @@ import { createRateLimitLog, type RateLimitLog } from './security/rate-limit-log
 import { createPasswordBudget, type PasswordBudget } from './security/password-budget.js';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.js';
 import { createSecretBox, secretKeyFileOf, type SecretBox } from './security/secret-box.js';
+import { createTypedDigest, TYPED_NAME_KEY_PURPOSE } from './security/typed-digest.js';
 
 export interface Runtime {
   readonly dataDir: string;
@@ -165,7 +166,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const bus = createBus();
   const { handle, enqueue } = createCommandHandler({ db, store, projector, bus, clock });
   const users = createUserService({ db, handle, hasher, ids, clock });
-  const refusals = createRefusalCounter({ handle, clock });
+  // Keys what was typed and matched no account; first called at a request, once `secrets`
+  // below exists.
+  const digestTyped = createTypedDigest(() => secrets.deriveKey(TYPED_NAME_KEY_PURPOSE));
+  const refusals = createRefusalCounter({ handle, clock, digestTyped });
   const rateLimitLog = createRateLimitLog();
   const budget = createPasswordBudget({
     db,
@@ -188,7 +192,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     createKey: !process.env.CREDENTIALS_DIRECTORY && (anchor?.mayCreateKey ?? true),
   });
   const sealMail = (plain: string) => secrets.encrypt(plain, MAIL_PARAMS_PURPOSE);
-  const accountDeps = { db, handle, hasher, ids, clock, publicUrl, sealMail };
+  const accountDeps = { db, handle, hasher, ids, clock, publicUrl, sealMail, digestTyped };
   const accounts = createAccountService(accountDeps);
   const passwordResets = createPasswordResetService(accountDeps);
   const sessions = createSessionService({ db, handle, hasher, ids, clock, refusals, budget });

@@ -6,6 +6,7 @@ import { enqueueMail, type MailLocale } from '../mail/outbox.js';
 import { findEmailToken, type EmailTokenRow } from '../projections/email-tokens.js';
 import { findLookalikeUser, findUserByEmail, findUserByUsername } from '../projections/users.js';
 import type { PasswordHasher } from '../security/passwords.js';
+import type { TypedDigest } from '../security/typed-digest.js';
 import { confirmLink, forgotLink } from './account-links.js';
 import { CONFIRM_TOKEN_TTL_MS, type PresentedToken } from './account.js';
 import type { CommandHandler } from './handle.js';
@@ -59,6 +60,8 @@ export interface AccountDeps {
   readonly publicUrl: () => string;
   /** Encrypts the params of a mail whose link carries a token, for the outbox (outbox.ts). */
   readonly sealMail: (plain: string) => string;
+  /** What an address without an account becomes in the log; without it, nothing. */
+  readonly digestTyped?: TypedDigest;
 }
 
 export const userStateLoader = (userId: string) => (tx: Sqlite) => loadUserState(tx, userId);

@@ -150,11 +150,15 @@ export function noteRegistrationAttempt(
 
 // Failed sign-ins are counted per window (SecurityRefusalsCounted), not recorded one by one.
 export type LoginAuditEvent = EventOfType<'PasswordResetRefused'>;
-export type RecordUnknownReset = { type: 'RecordUnknownReset'; data: { email: string } };
+/** typed: the keyed digest of the address, never the address (anyone may type anything). */
+export type RecordUnknownReset = { type: 'RecordUnknownReset'; data: { typed?: string } };
 export type LoginAuditCommand = RecordUnknownReset;
 
 /** Audit records about a typed login or address, which may name no account at all. */
 export const loginStream = (login: string) => `login/${login.trim().toLowerCase()}`;
+/** Where refused resets for an address without an account go: its digest names the stream. */
+export const unknownResetStream = (typed: string | undefined) =>
+  loginStream(typed ? `typed:${typed}` : 'typed:unknown');
 
 export const loginAuditDecider: Decider<null, LoginAuditCommand, LoginAuditEvent> = {
   initialState: () => null,
@@ -163,7 +167,7 @@ export const loginAuditDecider: Decider<null, LoginAuditCommand, LoginAuditEvent
     return [
       {
         type: 'PasswordResetRefused',
-        data: { email: command.data.email, reason: 'unknown_email' },
+        data: { ...command.data, reason: 'unknown_email' },
       },
     ];
   },

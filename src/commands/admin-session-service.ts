@@ -66,11 +66,12 @@ export function createAdminSessionService(deps: {
       const typed = login.trim();
       const { admin, ok } = await passwordOk(typed, password, 'login', meta.ip);
       if (!admin || !ok) {
+        // A known admin by name; anything else only as a keyed digest (it may be a password).
         deps.refusals.record({
           kind: 'admin_login',
           reason: admin ? 'wrong_password' : 'unknown_login',
           ip: meta.ip,
-          typed,
+          ...(admin ? { admin: admin.username } : { typed }),
         });
         return undefined;
       }

@@ -13,7 +13,7 @@ import {
   userStateLoader as loadState,
   type AccountDeps,
 } from './account-service.js';
-import { RESET_TOKEN_TTL_MS, loginAuditDecider, loginStream } from './account.js';
+import { RESET_TOKEN_TTL_MS, loginAuditDecider, unknownResetStream } from './account.js';
 import { PasswordSchema, parseOrThrow } from './user-service.js';
 import { userDecider, userStream } from './user.js';
 
@@ -30,7 +30,7 @@ export function createPasswordResetService(deps: AccountDeps) {
   return {
     /**
      * Mails a reset link to a known address, at most RESET_MAILS_PER_HOUR an hour. Every
-     * request, known address or not, commits one event and answers the same.
+     * request, known address or not, commits one event; the routes answer before calling it.
      */
     requestPasswordReset(rawEmail: string, meta: EventMeta): void {
       const email = rawEmail.trim().toLowerCase();
@@ -38,12 +38,13 @@ export function createPasswordResetService(deps: AccountDeps) {
       const tokenHash = sha256Hex(token);
       const user = findUserByEmail(db, email);
       if (!user) {
+        const typed = deps.digestTyped?.(email);
         handle({
-          stream: loginStream(email),
+          stream: unknownResetStream(typed),
           decider: loginAuditDecider,
           meta,
           loadState: () => null,
-          command: { type: 'RecordUnknownReset', data: { email } },
+          command: { type: 'RecordUnknownReset', data: typed ? { typed } : {} },
         });
         return;
       }

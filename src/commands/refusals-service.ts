@@ -1,11 +1,6 @@
 import type { Clock } from '../clock.js';
-import {
-  REFUSAL_TOP,
-  sha256Hex,
-  type EventMeta,
-  type EventOfType,
-  type REFUSAL_KINDS,
-} from '../log/index.js';
+import { REFUSAL_TOP, type EventMeta, type EventOfType, type REFUSAL_KINDS } from '../log/index.js';
+import type { TypedDigest } from '../security/typed-digest.js';
 import type { Decider } from './decider.js';
 import type { CommandHandler } from './handle.js';
 
@@ -25,25 +20,26 @@ export interface Refusal {
   readonly kind: RefusalKind;
   readonly reason: string;
   readonly ip?: string | undefined;
-  /** What was aimed at, the first given of: an account, a device, a typed name. */
+  /** What was aimed at, the first given of: an account, an admin, a device, a typed name. */
   readonly userId?: string | undefined;
+  /** An admin of config.yml, by the name it signs in with. */
+  readonly admin?: string | undefined;
   readonly deviceId?: string | undefined;
-  /** Kept only as typedKey's digest. */
+  /** Kept only as a keyed digest (security/typed-digest.ts), never as text. */
   readonly typed?: string | undefined;
 }
 
-/** What a typed login or address becomes in the log: a short digest, never the text. */
-export const typedKey = (typed: string) =>
-  `typed:${sha256Hex(typed.trim().toLowerCase()).slice(0, 8)}`;
-
-const targetOf = (r: Refusal): string | undefined =>
-  r.userId
-    ? `user:${r.userId}`
-    : r.deviceId
-      ? `device:${r.deviceId}`
-      : r.typed?.trim()
-        ? typedKey(r.typed)
-        : undefined;
+/**
+ * Older servers kept `typed:<first 8 hex of the plain sha256>`; now the digest is keyed
+ * (`typed:<16 hex>`): both read alike, as a name that matched no account.
+ */
+const targetOf = (r: Refusal, digest: TypedDigest): string | undefined => {
+  if (r.userId) return `user:${r.userId}`;
+  if (r.admin) return `admin:${r.admin}`;
+  if (r.deviceId) return `device:${r.deviceId}`;
+  const typed = r.typed?.trim() ? digest(r.typed) : undefined;
+  return typed ? `typed:${typed}` : undefined;
+};
 
 interface Tally {
   readonly kind: RefusalKind;
@@ -93,10 +89,20 @@ export type RefusalCounter = ReturnType<typeof createRefusalCounter>;
 export function createRefusalCounter(deps: {
   handle: CommandHandler['handle'];
   clock: Clock;
+  /** Names typed that match no account; without it they are counted but not named. */
+  digestTyped?: TypedDigest;
   windowMs?: number;
 }) {
+  const digestTyped: TypedDigest = deps.digestTyped ?? (() => undefined);
   const windowMs = deps.windowMs ?? REFUSAL_WINDOW_MS;
   const tallies = new Map<string, Tally>();
+  // Since start, by kind, for the metrics (the tallies go once appended).
+  const totals: Record<RefusalKind, number> = {
+    user_login: 0,
+    admin_login: 0,
+    device_auth: 0,
+    rate_limit: 0,
+  };
 
   const append = (tally: Tally, end: number) => {
     const data: Summary = {
@@ -149,10 +155,12 @@ export function createRefusalCounter(deps: {
         tallies.set(key, tally);
       }
       tally.count += 1;
+      totals[refusal.kind] += 1;
       bump(tally.reasons, refusal.reason.slice(0, 40), MAX_REASONS);
       bump(tally.sources, refusal.ip?.slice(0, 64), MAX_KEYS);
-      bump(tally.targets, targetOf(refusal)?.slice(0, 80), MAX_KEYS);
+      bump(tally.targets, targetOf(refusal, digestTyped)?.slice(0, 80), MAX_KEYS);
     },
+    totals: totals as Readonly<Record<RefusalKind, number>>,
     /** Appends the summaries of windows that have ended; returns how many. */
     flushClosed: () => flushWhere(true),
     /** Appends every summary, the open windows' too (shutdown). */

@@ -19,6 +19,8 @@ export interface SecretBox {
   encrypt(plain: string, purpose: string): string;
   /** Throws when the key is missing, differs from the one used, or the text was altered. */
   decrypt(cipher: string, purpose: string): string;
+  /** A key for `purpose` derived from this box's key (see deriveSecretKey). */
+  deriveKey(purpose: string): Buffer;
 }
 
 /**
@@ -94,6 +96,7 @@ export function createSecretBox(keyFile: string, options: { createKey: boolean }
   const load = (create: boolean) => (key ??= readKey(keyFile, create));
   return {
     keyFile,
+    deriveKey: (purpose) => deriveSecretKey(keyFile, purpose, options),
     encrypt(plain, purpose) {
       const k = load(options.createKey);
       const iv = randomBytes(IV_BYTES);

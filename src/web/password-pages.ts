@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PasswordSchema } from '../commands/user-service.js';
+import { createAfterReply } from '../http/after-reply.js';
 import { requestMeta } from '../http/body.js';
 import { renderError } from './errors.js';
 import { field, isClientError, readForm, withinLimit } from './forms.js';
@@ -16,6 +17,7 @@ const ResetQuery = z.object({ token: field });
 /** CONTRACT.md §9: the forgotten-password request and the page the mailed link opens. */
 export async function passwordPages(app: FastifyInstance, deps: WebDeps) {
   const { passwordResets, limiter, configuredPublicUrl } = deps;
+  const afterReply = createAfterReply(app);
   const tokenOk = (request: FastifyRequest, body: { locale_csrf: string }) =>
     formTokenValid(request, body.locale_csrf, configuredPublicUrl());
 
@@ -37,9 +39,12 @@ export async function passwordPages(app: FastifyInstance, deps: WebDeps) {
     if (!withinLimit(limiter, 'forgot', request, form.email)) {
       return forgotPage(request, reply, form.email, { status: 429, key: 'errorRateLimited' });
     }
-    // Known address or not, the same redirect (RELIABILITY.md §2.2).
+    // Known address or not, the same redirect, and the work after it (RELIABILITY.md §2.2).
     if (Buffer.byteLength(form.email) <= 320) {
-      passwordResets.requestPasswordReset(form.email, requestMeta(request, 'anonymous'));
+      const meta = requestMeta(request, 'anonymous');
+      afterReply(reply, 'forgot-password request failed after its answer', () =>
+        passwordResets.requestPasswordReset(form.email, meta),
+      );
     }
     return reply.redirect('/forgot/sent', 303);
   });

@@ -246,14 +246,20 @@ describe('a blocked user', () => {
 });
 
 describe('the login audit', () => {
-  it('records unknown reset addresses', () => {
+  it('records unknown reset addresses by their digest only', () => {
     expect(
       loginAuditDecider.decide(
-        { type: 'RecordUnknownReset', data: { email: 'x@example.test' } },
+        { type: 'RecordUnknownReset', data: { typed: '0a1b2c3d4e5f6a7b' } },
         null,
       ),
     ).toEqual([
-      { type: 'PasswordResetRefused', data: { email: 'x@example.test', reason: 'unknown_email' } },
+      {
+        type: 'PasswordResetRefused',
+        data: { typed: '0a1b2c3d4e5f6a7b', reason: 'unknown_email' },
+      },
+    ]);
+    expect(loginAuditDecider.decide({ type: 'RecordUnknownReset', data: {} }, null)).toEqual([
+      { type: 'PasswordResetRefused', data: { reason: 'unknown_email' } },
     ]);
   });
 });

@@ -146,7 +146,7 @@ describe('refused attempts', () => {
       { reason: 'wrong_password', count: 10 },
     ]);
     expect(first.targets.slice(0, 2)).toEqual([
-      { key: expect.stringMatching(/^typed:[0-9a-f]{8}$/), count: 10 },
+      { key: expect.stringMatching(/^typed:[0-9a-f]{16}$/), count: 10 },
       { key: expect.stringMatching(/^user:[0-9a-f]{24}$/), count: 10 },
     ]);
     const devices = summaries.find((x) => x.kind === 'device_auth')!;

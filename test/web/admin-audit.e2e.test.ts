@@ -285,7 +285,7 @@ describe('the audit page', () => {
     expect(lines[1]).toMatch(/^3 refused sign-ins of users from /);
     expect(html).toContain('<li>Why: wrong name or password (3)</li>');
     expect(html).toContain('<li>From: 198.51.100.4 (3)</li>');
-    expect(html).toMatch(/<li>Aimed at: a typed name \(#[0-9a-f]{8}\) \(3\)<\/li>/);
+    expect(html).toMatch(/<li>Aimed at: a typed name \(#[0-9a-f]{16}\) \(3\)<\/li>/);
     expect(html).toContain('<li>Why: unknown token (2)</li>');
     expect(html).not.toContain('f'.repeat(64));
     expect(html).toMatch(/<span class="badge badge-error">Error<\/span>/);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { EmailSchema, PasswordSchema, parseOrThrow } from '../../commands/user-service.js';
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
+import { createAfterReply } from '../after-reply.js';
 import { parseJsonBody, requestMeta } from '../body.js';
 import { credentialsBodyLimit } from '../body-limits.js';
 import { requestLocale } from '../locale.js';
@@ -38,6 +39,7 @@ const ResetBody = z.object({ token: str, new_password: str });
 /** CONTRACT.md §7: the user JSON API for accounts (the web forms come later). */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
   const { accounts, passwordResets, sessions, limiter, webSettings } = deps;
+  const afterReply = createAfterReply(app);
   const small = { bodyLimit: credentialsBodyLimit(deps.config.limits) };
 
   app.post('/api/v1/auth/register', small, async (request) => {
@@ -74,12 +76,16 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { token: session.token, user_id: session.userId };
   });
 
-  app.post('/api/v1/auth/forgot', small, async (request) => {
+  app.post('/api/v1/auth/forgot', small, async (request, reply) => {
     const body = parseJsonBody(ForgotBody, request.body);
     if (!body.email.trim()) throw badRequest('email required');
     if (bytes(body.email) > 320) throw badRequest('email is too long');
     limiter.check('forgot', request.ip, body.email);
-    passwordResets.requestPasswordReset(body.email, requestMeta(request, 'anonymous'));
+    // The answer is the same for every address; the work is not, so it comes after.
+    const meta = requestMeta(request, 'anonymous');
+    afterReply(reply, 'forgot-password request failed after its answer', () =>
+      passwordResets.requestPasswordReset(body.email, meta),
+    );
     return { status: 'if email exists, reset link sent' };
   });
 

@@ -22,13 +22,18 @@ export const PasswordResetRequested = defineEvent(
 );
 
 /**
- * A forgot-password request that mailed nothing. Recorded like a granted one so that both
- * answers cost the same (one commit), and so that operators see probing.
+ * A forgot-password request that mailed nothing: recorded like a granted one, so that both
+ * do the same kind of work after their (equal) answers, and so that operators see probing.
+ * For an address that names no account, `typed` is its keyed digest (security/typed-digest.ts,
+ * absent when the key cannot be read) in the stream `login/typed:<digest>`; older servers kept
+ * the address itself in `email` and in the stream's name. Too many requests for an account
+ * name it by userId and its own address.
  */
 export const PasswordResetRefused = defineEvent(
   'PasswordResetRefused',
   z.object({
-    email: z.string(),
+    email: z.string().optional(),
+    typed: z.string().optional(),
     userId: z.string().optional(),
     reason: z.enum(['unknown_email', 'too_many_requests']),
   }),
@@ -59,8 +64,12 @@ export const SessionEnded = defineEvent(
 );
 
 /**
- * The audit trail of refused logins, in the stream `login/<login>`. `login` is what was
- * typed (trimmed, lower-cased); userId is set when it names an account.
+ * A refused login, one event per attempt, in the stream `login/<login>`: written by older
+ * servers only, and kept readable for their logs. `login` is what was typed (trimmed,
+ * lower-cased), userId is set when it named an account. Refused logins are now counted in
+ * SecurityRefusalsCounted, which names the account's id or a keyed digest of what was
+ * typed, never the text. Readers show neither `login` nor the stream's name (audit-lines),
+ * and erasure of a user matches these by userId or by the user's username and address.
  */
 export const LoginFailed = defineEvent(
   'LoginFailed',

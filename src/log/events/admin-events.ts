@@ -21,7 +21,11 @@ export const AdminSessionEnded = defineEvent(
   { redact: ['sessionHash'] },
 );
 
-/** A refused admin sign-in: `login` is what was typed (trimmed, lower-cased). */
+/**
+ * A refused admin sign-in, written by older servers only (`login` is what was typed,
+ * trimmed and lower-cased); now counted in SecurityRefusalsCounted as `admin:<name>` or a
+ * keyed digest of what was typed.
+ */
 export const AdminLoginFailed = defineEvent(
   'AdminLoginFailed',
   z.object({ login: z.string(), reason: z.enum(['unknown_login', 'wrong_password']) }),

@@ -12,9 +12,10 @@ const Count = z.number().int().positive();
  * Refused sign-ins, device authentications or rate-limited requests of one kind in one
  * window, summed in memory and appended once when the window closes (or at shutdown): the
  * log grows by at most one such event per kind and window, whatever an attacker sends.
- * `targets` name what was aimed at without keeping what was typed: `user:<id>` or
- * `device:<id>` when it named one, otherwise `typed:<first 8 hex of its sha256>` (a typed
- * name may be someone's e-mail address, which must not stay in the log verbatim).
+ * `targets` name what was aimed at without keeping what was typed: `user:<id>`, `admin:<name>`
+ * or `device:<id>` when it named one, otherwise `typed:<hex>`, a digest keyed by the secret
+ * box (security/typed-digest.ts; older servers wrote the first 8 hex of a plain sha256). A
+ * typed name may be someone's e-mail address or a password typed into the wrong field.
  */
 export const SecurityRefusalsCounted = defineEvent(
   'SecurityRefusalsCounted',

@@ -11,7 +11,7 @@ import type { MessageKey, Translate } from '../i18n/index.js';
 export interface LineNames {
   user(id: string | undefined): string;
   device(id: string | undefined): string;
-  /** A refusal summary's target: `user:<id>`, `device:<id>` or `typed:<digest>`. */
+  /** A refusal summary's target: `user:<id>`, `admin:<name>`, `device:<id>` or `typed:<digest>`. */
   target(key: string): string;
 }
 

@@ -58,9 +58,11 @@ export function namesOf(db: Sqlite, t: Translate): LineNames {
     target: (key) =>
       key.startsWith('user:')
         ? user(key.slice(5))
-        : key.startsWith('device:')
-          ? device(key.slice(7))
-          : t('auditTyped', { digest: key.replace(/^typed:/, '') }),
+        : key.startsWith('admin:')
+          ? t('auditActorAdmin', { name: key.slice(6) })
+          : key.startsWith('device:')
+            ? device(key.slice(7))
+            : t('auditTyped', { digest: key.replace(/^typed:/, '') }),
   };
 }
 

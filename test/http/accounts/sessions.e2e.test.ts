@@ -186,7 +186,7 @@ describe('logging in', () => {
     ]);
     const targets = summary!.data.targets as { key: string }[];
     expect(targets.map((x) => x.key).sort()).toEqual([
-      expect.stringMatching(/^typed:[0-9a-f]{8}$/),
+      expect.stringMatching(/^typed:[0-9a-f]{16}$/),
       expect.stringMatching(/^user:[0-9a-f]{24}$/),
     ]);
     expect(eventsOfType(server, 'UserLoggedIn')).toEqual([]);
