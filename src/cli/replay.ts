@@ -91,6 +91,8 @@ export async function replay(opts: {
       check,
       catalogue: CATALOGUE,
       onProgress: replayProgress('replaying'),
+      // A swap of a million users takes seconds past the last progress line.
+      onSwapStep: (step) => process.stderr.write(`swap: ${step}\n`),
     }),
   );
   const rate =
@@ -105,6 +107,11 @@ export async function replay(opts: {
       caught_up: report.caughtUp,
       checked: check,
       differing_tables: report.diffs.map((d) => d.table),
+      ...(report.swap && {
+        staged_tables: report.swap.staged,
+        swap_lock_seconds: Number(report.swap.swapLockSeconds.toFixed(3)),
+        longest_lock_seconds: Number(report.swap.longestLockSeconds.toFixed(3)),
+      }),
     });
     return;
   }

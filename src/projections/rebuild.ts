@@ -15,6 +15,14 @@ import {
 import { compareProjections, quoteIdent, type TableDiff } from './compare.js';
 import type { Projection } from './projection.js';
 import { createProjector, type Progress, type Projector } from './projector.js';
+import {
+  lockTimer,
+  removeReplayLeftovers,
+  renameStaged,
+  STAGE_MIN_ROWS,
+  stageTables,
+  withSchemaEdits,
+} from './staged-swap.js';
 
 /** The live side of a rebuild: the server database and the modules bound to it. */
 export interface LiveLog {
@@ -185,88 +193,173 @@ export function checkAgainstLive(
     .deferred();
 }
 
+/** What a swap did, and the longest it held the live database's write lock. */
+export interface SwapReport {
+  readonly head: number;
+  readonly caughtUp: number;
+  /** Tables copied in beside the live ones before the swap and renamed in by it. */
+  readonly staged: readonly string[];
+  /** The swap's own transaction. */
+  readonly swapLockSeconds: number;
+  /** The longest write transaction of the whole swap (staging, swap, clean-up). */
+  readonly longestLockSeconds: number;
+  /** Which transaction that was. */
+  readonly longestLock: string;
+  readonly stagingSeconds: number;
+  /** Removing the replaced tables after the swap. */
+  readonly cleanupSeconds: number;
+}
+
 /**
- * Replaces the live projection rows with the scratch's in one BEGIN IMMEDIATE transaction,
- * then applies the events a running server appended after the scratch was built, so the
- * live tables end at the live head. The scratch connection must be closed.
+ * Replaces the live projections with the scratch's, then applies the events a running
+ * server appended after the scratch was built, so the live tables end at the live head.
+ * Large tables are staged beside the live ones first and renamed in (staged-swap.ts); the
+ * rest are refilled in the swap's one BEGIN IMMEDIATE transaction. The scratch connection
+ * must be closed.
  */
 export function swapIntoLive(
   scratchFile: string,
   live: LiveLog,
-): { head: number; caughtUp: number } {
+  stageMinRows = STAGE_MIN_ROWS,
+  onStep?: (step: string) => void,
+): SwapReport {
   const { db, store, projector } = live;
   const tables = allTables(projector.projections);
   // ATTACH is not allowed inside a transaction; the schema name is a constant.
   db.prepare('ATTACH DATABASE ? AS replay_scratch').run(scratchFile);
   const cacheSize = db.pragma('cache_size', { simple: true }) as number;
   db.pragma(`cache_size = -${CACHE_KIB}`);
+  const timer = lockTimer(db);
+  let swapMs = 0;
   try {
-    return inWriteTransaction(db, () => {
-      // Projection tables may reference each other; checks run at commit, on the final rows.
-      db.pragma('defer_foreign_keys = ON');
-      const columnsOf = (schema: string, table: string) =>
-        db
-          .prepare('SELECT name FROM pragma_table_info(?, ?) ORDER BY cid')
-          .pluck()
-          .all(table, schema) as string[];
-      // A table whose columns match the scratch's, in order, is refilled by INSERT … SELECT *,
-      // which SQLite runs as a page-order copy of the table and each of its indexes (the
-      // transfer optimisation) when the table has no triggers. A table that differs (an
-      // older live shape) is filled by column name, and the indexes only queries read are
-      // dropped for that and built again over the sorted rows.
-      const sameShape = new Set(
-        tables.filter(
-          (t) => columnsOf('main', t).join('\0') === columnsOf('replay_scratch', t).join('\0'),
-        ),
-      );
-      const indexTable = db.prepare(
-        "SELECT tbl_name, sql FROM main.sqlite_master WHERE type = 'index' AND name = ?",
-      );
-      const recreate = projector.projections
-        .flatMap((p) => p.deferredIndexes ?? [])
-        .flatMap((name) => {
-          const index = indexTable.get(name) as { tbl_name: string; sql: string } | undefined;
-          if (index === undefined || sameShape.has(index.tbl_name)) return [];
-          db.exec(`DROP INDEX main.${quoteIdent(name)}`);
-          return [index.sql];
+    const stagingStarted = performance.now();
+    // A killed replay's staged tables, before they take the space of this one's twice.
+    removeReplayLeftovers(db, timer, onStep);
+    const staged = stageTables(db, 'replay_scratch', tables, timer, stageMinRows, onStep);
+    const stagingSeconds = (performance.now() - stagingStarted) / 1000;
+    const stagedNames = new Set(staged.map((s) => s.table));
+    const rest = tables.filter((t) => !stagedNames.has(t));
+    onStep?.('swapping the tables in');
+    // Schema edits only when there is something to rename: a small database swaps as before.
+    const edits = staged.length > 0 ? withSchemaEdits : <T>(_: Sqlite, fn: () => T) => fn();
+    const swapped = edits(db, () => {
+      const started = performance.now();
+      try {
+        return inWriteTransaction(db, () => {
+          // Refilled first, while the staged tables are not yet in: the triggers of a
+          // refilled table (devices) then move counts in the old tables (the old
+          // user_device_counts), not in the staged ones, which are already right.
+          refill(db, projector, rest);
+          renameStaged(db, staged);
+          return catchUpInSwap(db, store, projector);
         });
-      for (const table of [...tables].reverse()) db.exec(`DELETE FROM main.${quoteIdent(table)}`);
-      for (const table of tables) {
-        if (sameShape.has(table)) {
-          db.exec(
-            `INSERT INTO main.${quoteIdent(table)} SELECT * FROM replay_scratch.${quoteIdent(table)}`,
-          );
-          continue;
-        }
-        const columns = columnsOf('replay_scratch', table).map(quoteIdent);
-        db.exec(
-          `INSERT INTO main.${quoteIdent(table)} (${columns.join(', ')})
-           SELECT ${columns.join(', ')} FROM replay_scratch.${quoteIdent(table)}`,
-        );
+      } finally {
+        swapMs = performance.now() - started;
       }
-      for (const sql of recreate) db.exec(sql);
-      db.exec(
-        `INSERT OR REPLACE INTO main.projection_checkpoints (name, version, position)
-         SELECT name, version, position FROM replay_scratch.projection_checkpoints`,
-      );
-      let position = db
-        .prepare('SELECT coalesce(max(seq), 0) FROM replay_scratch.events')
-        .pluck()
-        .get() as number;
-      let caughtUp = 0;
-      for (;;) {
-        const events = store.readRange(position, BATCH);
-        if (events.length === 0) break;
-        projector.apply(events);
-        caughtUp += events.length;
-        position = events[events.length - 1]!.seq;
-      }
-      return { head: position, caughtUp };
     });
+    db.exec('DETACH DATABASE replay_scratch');
+    // The replaced tables, zeroed (secure_delete) one b-tree per transaction, not in the swap.
+    const cleanupStarted = performance.now();
+    removeReplayLeftovers(db, timer, onStep);
+    return {
+      ...swapped,
+      staged: [...stagedNames],
+      swapLockSeconds: swapMs / 1000,
+      longestLockSeconds: Math.max(swapMs, timer.longestMs) / 1000,
+      longestLock: swapMs >= timer.longestMs ? 'the swap' : timer.longest,
+      stagingSeconds,
+      cleanupSeconds: (performance.now() - cleanupStarted) / 1000,
+    };
+  } catch (err) {
+    // A failed staging or swap (a full disk, say) leaves the live tables as they were; what
+    // it staged goes now rather than at the next replay, if the database lets it.
+    try {
+      removeReplayLeftovers(db, timer);
+    } catch {
+      // The next replay removes them.
+    }
+    throw err;
   } finally {
     db.pragma(`cache_size = ${cacheSize}`);
-    db.exec('DETACH DATABASE replay_scratch');
+    const attached = db
+      .prepare("SELECT 1 FROM pragma_database_list WHERE name = 'replay_scratch'")
+      .get();
+    if (attached) db.exec('DETACH DATABASE replay_scratch');
   }
+}
+
+/** Inside the swap: the tables not staged, emptied and refilled from the scratch. */
+function refill(db: Sqlite, projector: Projector, tables: readonly string[]): void {
+  // Projection tables may reference each other; checks run at commit, on the final rows.
+  db.pragma('defer_foreign_keys = ON');
+  const columnsOf = (schema: string, table: string) =>
+    db
+      .prepare('SELECT name FROM pragma_table_info(?, ?) ORDER BY cid')
+      .pluck()
+      .all(table, schema) as string[];
+  // A table whose columns match the scratch's, in order, is refilled by INSERT … SELECT *,
+  // which SQLite runs as a page-order copy of the table and each of its indexes (the
+  // transfer optimisation) when the table has no triggers. A table that differs (an
+  // older live shape) is filled by column name, and the indexes only queries read are
+  // dropped for that and built again over the sorted rows.
+  const sameShape = new Set(
+    tables.filter(
+      (t) => columnsOf('main', t).join('\0') === columnsOf('replay_scratch', t).join('\0'),
+    ),
+  );
+  const refilled = new Set(tables);
+  const indexTable = db.prepare(
+    "SELECT tbl_name, sql FROM main.sqlite_master WHERE type = 'index' AND name = ?",
+  );
+  const recreate = projector.projections
+    .flatMap((p) => p.deferredIndexes ?? [])
+    .flatMap((name) => {
+      const index = indexTable.get(name) as { tbl_name: string; sql: string } | undefined;
+      if (index === undefined || sameShape.has(index.tbl_name)) return [];
+      if (!refilled.has(index.tbl_name)) return [];
+      db.exec(`DROP INDEX main.${quoteIdent(name)}`);
+      return [index.sql];
+    });
+  for (const table of [...tables].reverse()) db.exec(`DELETE FROM main.${quoteIdent(table)}`);
+  for (const table of tables) {
+    if (sameShape.has(table)) {
+      db.exec(
+        `INSERT INTO main.${quoteIdent(table)} SELECT * FROM replay_scratch.${quoteIdent(table)}`,
+      );
+      continue;
+    }
+    const columns = columnsOf('replay_scratch', table).map(quoteIdent);
+    db.exec(
+      `INSERT INTO main.${quoteIdent(table)} (${columns.join(', ')})
+       SELECT ${columns.join(', ')} FROM replay_scratch.${quoteIdent(table)}`,
+    );
+  }
+  for (const sql of recreate) db.exec(sql);
+}
+
+/** Inside the swap: the checkpoints, then the events appended after the scratch's head. */
+function catchUpInSwap(
+  db: Sqlite,
+  store: EventStore,
+  projector: Projector,
+): { head: number; caughtUp: number } {
+  db.exec(
+    `INSERT OR REPLACE INTO main.projection_checkpoints (name, version, position)
+     SELECT name, version, position FROM replay_scratch.projection_checkpoints`,
+  );
+  let position = db
+    .prepare('SELECT coalesce(max(seq), 0) FROM replay_scratch.events')
+    .pluck()
+    .get() as number;
+  let caughtUp = 0;
+  for (;;) {
+    const events = store.readRange(position, BATCH);
+    if (events.length === 0) break;
+    projector.apply(events);
+    caughtUp += events.length;
+    position = events[events.length - 1]!.seq;
+  }
+  return { head: position, caughtUp };
 }
 
 // Catch-up rounds before the swap stop once a round found no more than this many events.
@@ -293,6 +386,10 @@ export interface ReplayOptions extends Omit<RebuildOptions, 'projections'> {
   /** Compare only: the live tables are left untouched. */
   readonly check: boolean;
   readonly maxExamples?: number;
+  /** Tables of at least this many rows are staged beside the live ones (staged-swap.ts). */
+  readonly stageMinRows?: number;
+  /** Each step of the swap as it starts, for an operator watching a long one. */
+  readonly onSwapStep?: (step: string) => void;
 }
 
 export interface ReplayReport {
@@ -304,6 +401,8 @@ export interface ReplayReport {
   /** Events appended during the rebuild and applied afterwards. */
   readonly caughtUp: number;
   readonly diffs: readonly TableDiff[];
+  /** Not for a check: the swap's figures (swapIntoLive). */
+  readonly swap?: Omit<SwapReport, 'head' | 'caughtUp'>;
 }
 
 /** Rebuilds every projection from the log aside, then checks or replaces the live ones. */
@@ -327,9 +426,12 @@ export function replayProjections(live: LiveLog, options: ReplayOptions): Replay
     } finally {
       scratch.close();
     }
-    const swapped = swapIntoLive(file, live);
-    const caughtUp = swapped.head - events;
-    return { events, rebuildSeconds, head: swapped.head, caughtUp, diffs: [] };
+    const {
+      head,
+      caughtUp: _caughtUp,
+      ...swap
+    } = swapIntoLive(file, live, options.stageMinRows, options.onSwapStep);
+    return { events, rebuildSeconds, head, caughtUp: head - events, diffs: [], swap };
   } finally {
     removeScratch(file);
   }

@@ -164,7 +164,7 @@ describe('swapIntoLive', () => {
     live.db.prepare('DELETE FROM users').run();
     seedUsers(serverConnection(), ['u3']);
 
-    expect(swapIntoLive(scratch.file, live)).toEqual({ head: 3, caughtUp: 1 });
+    expect(swapIntoLive(scratch.file, live)).toMatchObject({ head: 3, caughtUp: 1 });
 
     expect(live.db.prepare('SELECT id FROM users ORDER BY id').pluck().all()).toEqual([
       'u1',

@@ -110,3 +110,49 @@ it('a replay killed during its load leaves the live projections as they were, an
   expect(scratchFiles(dataDir)).toEqual([]);
   expect(projectionDigest(dataDir)).toBe(before);
 }, 180_000);
+
+const replayTables = (dir: string) => {
+  const db = new Database(join(dir, 'server.db'), { readonly: true });
+  try {
+    return db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'replay%'")
+      .pluck()
+      .all() as string[];
+  } finally {
+    db.close();
+  }
+};
+
+it('a replay killed while it stages tables beside the live ones leaves the live tables as they were, and the next replay drops what it staged', async () => {
+  const before = projectionDigest(dataDir);
+
+  const child = spawn(BIN, ['replay', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (_code, signal) => resolve(signal)),
+  );
+  // The second table's line comes after the first table was copied and committed.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`replay never staged: ${stderr}`)), 120_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if ((stderr.match(/swap: copying/g) ?? []).length >= 2) {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+  });
+  expect(await exited).toBe('SIGKILL');
+  expect(replayTables(dataDir)).toContain('replay_new_users');
+  expect(projectionDigest(dataDir)).toBe(before);
+
+  const again = await runCli(['replay', '--data', dataDir, '--json']);
+  expect(again.code).toBe(0);
+  expect(again.stderr).toContain('swap: dropping replay_new_users');
+  expect(JSON.parse(again.stdout)).toMatchObject({ events: USERS, head: USERS });
+  expect(JSON.parse(again.stdout).staged_tables).toContain('users');
+  expect(replayTables(dataDir)).toEqual([]);
+  expect(scratchFiles(dataDir)).toEqual([]);
+  expect(projectionDigest(dataDir)).toBe(before);
+}, 240_000);
