@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { anchorFileOf } from '../log/anchor.js';
+import { checkAnchor } from '../log/anchor-check.js';
+import { anchorKeySourceOf, anchorKeyState } from '../log/anchor-key.js';
 import { CATALOGUE, openDatabase, verifyLog } from '../log/index.js';
 import type { TableDiff } from '../projections/compare.js';
 import { replayProjections } from '../projections/rebuild.js';
@@ -59,14 +62,22 @@ function describeDiff(diff: TableDiff): string {
  * log is verified first. Throws naming the first problem.
  */
 function verifyBeforeReplay(opts: { data?: string }): void {
-  const { file } = existingDatabaseFile(opts);
+  const { dataDir, file } = existingDatabaseFile(opts);
   const db = openDatabase(file, { mustExist: true });
   try {
     const result = verifyLog(db, stderrProgress('verifying the log'), 1);
     const problem = result.problems[0];
+    // A truncated or re-chained log verifies on its own: only its anchor tells.
+    const anchorFailure = checkAnchor(
+      db,
+      anchorFileOf(dataDir),
+      anchorKeyState(anchorKeySourceOf(dataDir, process.env)),
+    ).findings.find((f) => f.level === 'failure');
     const damage = problem
       ? `seq ${problem.seq}: ${problem.problem}`
-      : result.integrity[0] && `integrity: ${result.integrity[0]}`;
+      : result.integrity[0]
+        ? `integrity: ${result.integrity[0]}`
+        : anchorFailure && `anchor: ${anchorFailure.message}`;
     if (damage) {
       throw new Error(
         `${file}: the log fails verify (${damage}) — nothing was rebuilt; run "verstak-sync-server verify" for every problem and restore the data directory from a backup, or rebuild from it anyway with --force`,

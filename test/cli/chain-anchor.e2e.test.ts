@@ -227,6 +227,12 @@ async function expectRefused(dir: string, finding: string) {
     report.anchor.findings.some((f) => f.level === 'failure' && f.message.includes(finding)),
   ).toBe(true);
 
+  // replay rebuilds nothing from it either (unless told --force).
+  const replay = await runCli(['replay', '--data', dir]);
+  expect(replay.code).toBe(1);
+  expect(replay.stderr).toContain(finding);
+  expect(replay.stderr).toContain('--force');
+
   const served = await startRefused(dir);
   expect(served.code).toBe(1);
   expect(served.portOpened).toBe(false);
