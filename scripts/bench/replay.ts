@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { stderrProgress } from '../../src/cli/progress.js';
 import { CATALOGUE, OperationPushed, type AppendRequest } from '../../src/log/index.js';
 import { replayProjections, type ReplayReport } from '../../src/projections/rebuild.js';
+import type { Runtime } from '../../src/runtime.js';
 import { appendBatch, databaseBytes, fillTo, openFixture, rssMiB, warmUp } from './fixture.js';
 import { timed } from './stats.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
@@ -51,6 +52,26 @@ export function pushedOps() {
   };
 }
 
+/** Appends pushes of `PUSH` ops in transactions of `FILL_BATCH` until the log holds `size`. */
+export async function fillWithPushedOps(
+  runtime: Runtime,
+  nextPush: ReturnType<typeof pushedOps>,
+  size: number,
+): Promise<void> {
+  const progress = stderrProgress(`filling log to ${size}`);
+  for (let head = runtime.store.head(); head < size;) {
+    const requests: AppendRequest[] = [];
+    for (let k = 0; k < FILL_BATCH && head < size; k += PUSH) {
+      const n = Math.min(PUSH, size - head);
+      requests.push(nextPush(n));
+      head += n;
+    }
+    appendBatch(runtime, requests);
+    progress(head, size);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 type Workload = 'registrations' | 'pushed ops';
 
 async function run(options: BenchOptions): Promise<SectionResult> {
@@ -64,20 +85,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       for (const size of options.sizes) {
         say(`replay: growing the log to ${size} ${workload} (batch ${FILL_BATCH})`);
         if (workload === 'registrations') await fillTo(fixture, size, FILL_BATCH);
-        else {
-          const progress = stderrProgress(`filling log to ${size}`);
-          for (let head = runtime.store.head(); head < size;) {
-            const requests: AppendRequest[] = [];
-            for (let k = 0; k < FILL_BATCH && head < size; k += PUSH) {
-              const n = Math.min(PUSH, size - head);
-              requests.push(nextPush(n));
-              head += n;
-            }
-            appendBatch(runtime, requests);
-            progress(head, size);
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        }
+        else await fillWithPushedOps(runtime, nextPush, size);
         // A replay normally starts after a restart, with the WAL folded into the database.
         runtime.db.pragma('wal_checkpoint(TRUNCATE)');
         const dbBytes = databaseBytes(dir);

@@ -1,12 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { stderrProgress } from '../../src/cli/progress.js';
-import type { AppendRequest } from '../../src/log/index.js';
-import { appendBatch, databaseBytes, openFixture, warmUp } from './fixture.js';
-import { pushedOps, PUSH } from './replay.js';
+import { databaseBytes, openFixture, warmUp } from './fixture.js';
+import { fillWithPushedOps, pushedOps } from './replay.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 
 const OWN_BINARY = new URL('../../bin/verstak-sync-server', import.meta.url).pathname;
-const FILL_BATCH = 1000;
 /** Issue 12: `verify` of a log of 1,000,000 events within this many seconds. */
 const GOAL_SECONDS_PER_MILLION = 15;
 
@@ -30,18 +27,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
     const nextPush = pushedOps();
     for (const size of options.sizes) {
       say(`verify: growing the log to ${size} pushed ops`);
-      const progress = stderrProgress(`filling log to ${size}`);
-      for (let head = runtime.store.head(); head < size;) {
-        const requests: AppendRequest[] = [];
-        for (let k = 0; k < FILL_BATCH && head < size; k += PUSH) {
-          const n = Math.min(PUSH, size - head);
-          requests.push(nextPush(n));
-          head += n;
-        }
-        appendBatch(runtime, requests);
-        progress(head, size);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      await fillWithPushedOps(runtime, nextPush, size);
       // As an operator runs it: on a stopped server, the WAL folded in.
       runtime.db.pragma('wal_checkpoint(TRUNCATE)');
       say(`verify: verifying ${size} events (twice: the second with the file in the page cache)`);
