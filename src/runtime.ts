@@ -174,6 +174,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const budget = createPasswordBudget({
     db,
     clock,
+    digestTyped,
     onRefused: (r) => {
       rateLimitLog.refused(r);
       const reason = `${r.action}/account`;

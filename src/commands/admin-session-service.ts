@@ -3,11 +3,7 @@ import type { Config } from '../config.js';
 import type { Ids } from '../ids.js';
 import { sha256Hex, type EventMeta, type Sqlite } from '../log/index.js';
 import { findLiveAdminSession } from '../projections/sessions.js';
-import {
-  adminBudget,
-  unknownNameBudget,
-  type PasswordBudget,
-} from '../security/password-budget.js';
+import { adminBudget, type PasswordBudget } from '../security/password-budget.js';
 import type { PasswordHasher } from '../security/passwords.js';
 import { adminDecider, adminStream } from './admin.js';
 import type { CommandHandler } from './handle.js';
@@ -40,7 +36,7 @@ export function createAdminSessionService(deps: {
   const passwordOk = (typed: string, password: string, action: string, ip?: string) => {
     const admin = deps.admins().find((a) => a.username === typed);
     return deps.budget.spend(
-      admin ? adminBudget(admin.username) : unknownNameBudget(typed),
+      admin ? adminBudget(admin.username) : deps.budget.unknownName(typed),
       { action, ip, typed },
       async () => ({ admin, ok: await hasher.verify(admin?.password_hash, password) }),
       (check) => check.ok,

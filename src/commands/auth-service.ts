@@ -1,12 +1,13 @@
 import { AppError } from '../errors.js';
 import type { Sqlite } from '../log/index.js';
 import { findUserByLogin, type UserRow } from '../projections/users.js';
-import { unknownNameBudget, userBudget, type PasswordBudget } from '../security/password-budget.js';
+import { userBudget, type PasswordBudget } from '../security/password-budget.js';
 import type { PasswordHasher } from '../security/passwords.js';
 
 export const invalidCredentials = () => new AppError(401, 'unauthorized', 'invalid credentials');
 
-export type LoginRefusal = 'unknown_login' | 'wrong_password' | 'account_blocked' | 'email_not_confirmed';
+export type LoginRefusal =
+  'unknown_login' | 'wrong_password' | 'account_blocked' | 'email_not_confirmed';
 
 export type LoginCheck =
   | { readonly ok: true; readonly user: UserRow }
@@ -41,7 +42,7 @@ export async function verifyLogin(
 ): Promise<LoginCheck> {
   const user = findUserByLogin(db, login);
   const ok = await attempt.budget.spend(
-    user ? userBudget(user.id) : unknownNameBudget(login),
+    user ? userBudget(user.id) : attempt.budget.unknownName(login),
     { action: attempt.action, ip: attempt.ip, typed: login },
     () => hasher.verify(user?.password_hash, password),
     (passed) => passed,
@@ -51,7 +52,12 @@ export async function verifyLogin(
     return { ok: false, reason, user, error: invalidCredentials() };
   }
   if (user.blocked) {
-    return { ok: false, reason: 'account_blocked', user, error: new AppError(403, 'forbidden', 'account blocked') };
+    return {
+      ok: false,
+      reason: 'account_blocked',
+      user,
+      error: new AppError(403, 'forbidden', 'account blocked'),
+    };
   }
   if (!user.confirmed) {
     const error = new AppError(403, 'forbidden', 'email not confirmed');

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { rateLimited, type OnRateLimited } from './rate-refusal.js';
 import { sha256Hex, type Sqlite } from '../log/index.js';
+import { normaliseTyped, type TypedDigest } from './typed-digest.js';
 
 const MINUTE = 60_000;
 
@@ -34,9 +35,13 @@ export type BudgetKey = `user:${string}` | `admin:${string}` | `name:${string}`;
 
 export const userBudget = (userId: string): BudgetKey => `user:${userId}`;
 export const adminBudget = (username: string): BudgetKey => `admin:${username}`;
-/** A digest: the typed text itself is never stored. */
-export const unknownNameBudget = (typed: string): BudgetKey =>
-  `name:${sha256Hex(typed.trim().normalize('NFC').toLowerCase()).slice(0, 32)}`;
+/**
+ * A digest: the typed text itself is never stored. Keyed (typed-digest.ts) where the
+ * runtime has the key, since a password typed as a login would fall to a dictionary
+ * against a plain hash; a plain sha256 only where no key can be had.
+ */
+export const unknownNameBudget = (typed: string, digest?: TypedDigest): BudgetKey =>
+  `name:${digest?.(typed) ?? sha256Hex(normaliseTyped(typed)).slice(0, 32)}`;
 
 /** A bookkeeping table beside the log (like device_activity): not an event, not replayed. */
 const DDL = `
@@ -76,6 +81,8 @@ export function createPasswordBudget(deps: {
   onRefused?: OnRateLimited;
   /** The failure that spends the budget. */
   onLockout?: OnRateLimited;
+  /** Keys the names that match no account (see unknownNameBudget). */
+  digestTyped?: TypedDigest;
 }) {
   const { db, clock } = deps;
   db.exec(DDL);
@@ -145,6 +152,8 @@ export function createPasswordBudget(deps: {
   };
 
   return {
+    /** The budget of a name that matches no account. */
+    unknownName: (typed: string): BudgetKey => unknownNameBudget(typed, deps.digestTyped),
     /**
      * Runs one password check against `account`'s budget: 429 while it is spent; otherwise
      * the check runs, and counts as a failure unless `passed` says it passed.

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   type BudgetKey,
 } from '../../src/security/password-budget.js';
 import type { RateRefusal } from '../../src/security/rate-refusal.js';
+import { createTypedDigest } from '../../src/security/typed-digest.js';
 
 const MINUTE = 60_000;
 const START = '2026-12-04T10:00:00.000Z';
@@ -58,6 +60,30 @@ async function guess(
 }
 
 describe('password budget', () => {
+  it('keys a name that matches no account with the keyed digest, never a plain hash of it', async () => {
+    const { db } = openDb();
+    const key = randomBytes(32);
+    const digestTyped = createTypedDigest(() => key);
+    const budget = createPasswordBudget({ db, clock: createManualClock(START), digestTyped });
+    // A password typed into the login field: what the table keeps must not reveal it.
+    const typed = 'Correct Horse Battery';
+    const account = budget.unknownName(typed);
+    expect(account).toBe(`name:${digestTyped(typed)!}`);
+    expect(await guess(budget, account)).toBe('fail');
+    const stored = db.prepare('SELECT account FROM password_failures').pluck().all();
+    expect(stored).toEqual([account]);
+    const plain = createHash('sha256').update(typed.toLowerCase()).digest('hex');
+    expect(account).not.toContain(plain.slice(0, 16));
+    expect(account).not.toBe(unknownNameBudget(typed));
+    // Another key gives another name: the digest is nothing without the key.
+    const other = createPasswordBudget({
+      db,
+      clock: createManualClock(START),
+      digestTyped: createTypedDigest(() => randomBytes(32)),
+    });
+    expect(other.unknownName(typed)).not.toBe(account);
+  });
+
   it('holds every tier over every sliding window, whatever the schedule', async () => {
     const clock = createManualClock(START);
     const budget = createPasswordBudget({ db: openDb().db, clock });
