@@ -4,6 +4,8 @@ import type { RecordedEvent } from './log/index.js';
 type BusEvents = {
   /** Events whose transaction has committed; best effort, in-process only. */
   committed: readonly RecordedEvent[];
+  /** A group commit (commands/handle.ts) has committed this many queued commands at once. */
+  grouped: number;
 };
 
 // mitt's typings are CommonJS while Node loads its ESM build, whose default export is the function.

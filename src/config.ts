@@ -105,6 +105,17 @@ const WebSchema = z.object({
   server_name: z.string().max(80).default(''),
 });
 
+/**
+ * GET /metrics (README, "Metrics"): off unless one of these is set. `listen` serves it on a
+ * separate address of its own (e.g. 127.0.0.1:9464); `token` serves it on the public listener
+ * to requests bearing it. Both may be set.
+ */
+const MetricsSchema = z.object({
+  listen: z.string().optional(),
+  /** At least 16 characters: it guards figures about users' activity. */
+  token: z.string().min(16).optional(),
+});
+
 const AdminSchema = z.object({
   username: z.string().min(1),
   password_hash: z.string().min(1),
@@ -120,6 +131,7 @@ export const ConfigSchema = z.object({
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   timeouts: TimeoutsSchema.default(TimeoutsSchema.parse({})),
   retention: RetentionSchema.default(RetentionSchema.parse({})),
+  metrics: MetricsSchema.default(MetricsSchema.parse({})),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

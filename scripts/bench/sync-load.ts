@@ -101,14 +101,26 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
   const port = await freePort();
   // e.g. VSS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
   const nodeArgs = process.env.VSS_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // VSS_BENCH_METRICS=1: /metrics on an address of its own, scraped every 5 s as Prometheus
+  // would (a server older than the metrics ignores the variable, so A/B runs pass it to both).
+  const metricsPort = process.env.VSS_BENCH_METRICS ? await freePort() : undefined;
+  const metricsEnv = metricsPort ? { VERSTAK_METRICS_LISTEN: `127.0.0.1:${metricsPort}` } : {};
   const child = spawn(
     process.execPath,
     [...nodeArgs, binary, '--port', String(port), '--data', dataDir],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn' },
+      env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn', ...metricsEnv },
     },
   );
+  const scraper =
+    metricsPort === undefined
+      ? undefined
+      : setInterval(() => {
+          fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+            .then((res) => res.text())
+            .catch(() => undefined);
+        }, 5_000);
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -125,6 +137,7 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
     dataDir,
     /** Stops the server; answers the bytes its database (and any WAL left) took on disk. */
     async stop(): Promise<number> {
+      clearInterval(scraper);
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
       const db = join(dataDir, 'server.db');

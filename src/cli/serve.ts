@@ -7,11 +7,19 @@ import { createIdleReclaimer, SERVER_SQLITE_CACHE_KIB } from '../idle-memory.js'
 import { createLogger } from '../logger.js';
 import { createLogSink } from '../logger-sink.js';
 import { createMailer } from '../mail/mailer.js';
+import { startMetricsListener, type MetricsListener } from '../metrics/exposure.js';
+import { createMetrics } from '../metrics/metrics.js';
 import { checkDatabaseAtStartup } from '../log/startup-check.js';
 import { databaseFileOf, openRuntime } from '../runtime.js';
 import { createPasswordHasher } from '../security/passwords.js';
 import { upsertAdmin } from './admin-account.js';
-import { dataDirOf, readSecretFile, readSecretStdin, resolveListen } from './options.js';
+import {
+  dataDirOf,
+  parseListen,
+  readSecretFile,
+  readSecretStdin,
+  resolveListen,
+} from './options.js';
 import { stderrProgress } from './progress.js';
 import { addSmtpFlags, applyStartupMailSettings, type SmtpFlags } from './smtp-options.js';
 import { removeLeftovers } from './startup-cleanup.js';
@@ -24,6 +32,7 @@ interface ServeOptions extends SmtpFlags {
   adminPassFile?: string;
   adminPassStdin?: boolean;
   adminPass?: string;
+  metricsListen?: string;
 }
 
 async function adminPassword(opts: ServeOptions): Promise<string | undefined> {
@@ -82,7 +91,19 @@ export async function serve(opts: ServeOptions): Promise<void> {
       'no admin account yet: restart with --admin-user NAME --admin-pass-file FILE to create one',
     );
   }
-  const app = await buildApp({ ...runtime, logger, logOutput });
+  // README, "Metrics": a listener of their own, or the public one behind a token, or none.
+  const metricsAt =
+    opts.metricsListen ?? process.env.VERSTAK_METRICS_LISTEN ?? runtime.config.metrics.listen;
+  let metricsAddress: ReturnType<typeof parseListen> | undefined;
+  try {
+    metricsAddress = metricsAt ? parseMetricsListen(metricsAt) : undefined;
+  } catch (err) {
+    runtime.close();
+    throw err;
+  }
+  const metrics =
+    metricsAddress || runtime.config.metrics.token ? await createMetrics(runtime) : undefined;
+  const app = await buildApp({ ...runtime, logger, logOutput, ...(metrics ? { metrics } : {}) });
   // Requests being handled; connections without one (idle, or still sending headers) are
   // cut at shutdown instead of holding it for the whole drain time.
   let inFlight = 0;
@@ -104,11 +125,29 @@ export async function serve(opts: ServeOptions): Promise<void> {
       'no public URL set: links in mails point at the address this server listens on; set the address users reach in the admin console (Settings) or public_url in config.yml',
     );
   }
+  let metricsListener: MetricsListener | undefined;
+  if (metrics && metricsAddress) {
+    try {
+      metricsListener = await startMetricsListener(
+        metrics,
+        metricsAddress,
+        runtime.config.metrics.token,
+      );
+    } catch (err) {
+      await app.close();
+      runtime.close();
+      throw new Error(`cannot serve metrics on ${metricsAt}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    logger.info({ address: metricsListener.address }, 'metrics listening');
+  }
   // Started: from here on the young generation may grow to its cap (see heap-flags.ts).
   capYoungGeneration();
   // Slowloris guard: a client must finish its headers within this time.
   app.server.headersTimeout = runtime.config.timeouts.headers_ms;
   const mailer = createMailer(runtime, logger);
+  metrics?.watchMailer(mailer);
   mailer.start();
   const retention = startCleanupSchedule({
     cleanup: runtime.cleanup,
@@ -145,6 +184,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     drained.unref();
     try {
       await app.close();
+      await metricsListener?.close();
+      metrics?.close();
       await mailer.stop();
       await retention.stop();
     } finally {
@@ -160,6 +201,17 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 }
 
+function parseMetricsListen(value: string) {
+  try {
+    return parseListen(value);
+  } catch (err) {
+    throw new Error(
+      `metrics listen address (--metrics-listen, VERSTAK_METRICS_LISTEN or metrics.listen in config.yml): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 export const serveCommand = new Command('serve')
   .description('run the sync server (the default command)')
   .option('--port <port>', 'port on 127.0.0.1 (env VERSTAK_PORT, default 47732)')
@@ -171,6 +223,10 @@ export const serveCommand = new Command('serve')
   .option(
     '--admin-pass <password>',
     'admin password on the command line (visible to other users; avoid)',
+  )
+  .option(
+    '--metrics-listen <host:port>',
+    'serve GET /metrics on this address of its own (env VERSTAK_METRICS_LISTEN; config metrics.listen)',
   )
   .action(serve);
 

@@ -64,8 +64,12 @@ export function createBlobService(deps: {
   // Placing a file and recording it are one step per content address, so that a
   // failed record can remove the file it placed without racing another upload of it.
   const withLock = createKeyedLock();
+  // Since start, for the metrics: bytes of uploads stored (a re-upload of known content too).
+  const counts = { uploadedBytes: 0 };
 
   return {
+    counts: counts as Readonly<typeof counts>,
+
     /** Stages an upload; rejects with BlobTooLargeError past `max_blob_bytes`. */
     receive: (source: Readable): Promise<TempBlob> => store.writeTemp(source, limits.max_blob_bytes),
 
@@ -102,6 +106,7 @@ export function createBlobService(deps: {
           if (outcome !== 'existing' && !findStoredBlob(db, sha256)) await store.delete(sha256);
           throw err;
         }
+        counts.uploadedBytes += size;
         return { sha256, size };
       });
     },

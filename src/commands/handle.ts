@@ -115,6 +115,7 @@ export function createCommandHandler(deps: {
     } catch (error) {
       for (const job of jobs) job.outcome = { error: aborted ?? error };
     }
+    bus.emit('grouped', jobs.length);
     for (const job of jobs) {
       const outcome = job.outcome!;
       if ('error' in outcome) {

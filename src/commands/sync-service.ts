@@ -148,6 +148,23 @@ function loadPushState(
 
 export type SyncService = ReturnType<typeof createSyncService>;
 
+/**
+ * Running totals since start, read by the metrics at scrape time: plain additions once per
+ * batch or page, so that counting costs the push and pull paths next to nothing.
+ */
+export interface SyncCounts {
+  /** Pushes answered from a new plan, and those answered with an idempotency key's stored answer. */
+  committedBatches: number;
+  replayedBatches: number;
+  acceptedOps: number;
+  /** Ops already stored (retries), acknowledged again; a replayed batch's ops count here too. */
+  duplicateOps: number;
+  /** Ops whose op_id was already used for a different operation (the answer's `rejected`). */
+  rejectedOps: number;
+  conflicts: number;
+  pulledOps: number;
+}
+
 export function createSyncService(deps: {
   db: Sqlite;
   store: EventStore;
@@ -157,6 +174,15 @@ export function createSyncService(deps: {
   findBlob: BlobLookup;
 }) {
   const { db, store, enqueue, clock, config } = deps;
+  const counts: SyncCounts = {
+    committedBatches: 0,
+    replayedBatches: 0,
+    acceptedOps: 0,
+    duplicateOps: 0,
+    rejectedOps: 0,
+    conflicts: 0,
+    pulledOps: 0,
+  };
   const feed = createFeedReader(db);
   const seqGaps = seqGapReader(db);
   const firstSyncs = createFirstSyncs(
@@ -186,6 +212,8 @@ export function createSyncService(deps: {
   };
 
   return {
+    counts: counts as Readonly<SyncCounts>,
+
     /** Returns the JSON answer of CONTRACT.md §4.6 (byte-identical on an idempotent retry). */
     async push(scope: SyncScope, request: PushRequest, meta: EventMeta): Promise<string> {
       checkBlobs(scope, request.ops);
@@ -209,7 +237,18 @@ export function createSyncService(deps: {
         command,
         loadState: (tx) => (state = loadPushState(tx, feed, command, notBefore)),
       });
-      return state!.answer?.response ?? planPush(command, state!).response;
+      if (state!.answer) {
+        counts.replayedBatches += 1;
+        counts.duplicateOps += request.ops.length;
+        return state!.answer.response;
+      }
+      const plan = planPush(command, state!);
+      counts.committedBatches += 1;
+      counts.acceptedOps += plan.tally.appended;
+      counts.duplicateOps += plan.tally.duplicates;
+      counts.rejectedOps += plan.tally.rejected;
+      counts.conflicts += plan.tally.conflicts;
+      return plan.response;
     },
 
     /** The seq of the vault's newest op, 0 for a vault without any (live sync's head). */
@@ -264,6 +303,7 @@ export function createSyncService(deps: {
           'since_sequence is beyond the server log; the server was restored or lost data: resync',
         );
       }
+      counts.pulledOps += page.count;
       const last = page.lastSeq ?? sinceSequence;
       return `{"server_sequence":${head},"page_last_sequence":${last},"has_more":${page.hasMore},"ops":[${page.ops}]}`;
     },

@@ -73,6 +73,15 @@ export const conflictKey = (
 interface Plan {
   readonly events: VaultEvent[];
   readonly response: string;
+  /** For the metrics: new ops appended, retried ones acknowledged again, refused, conflicts. */
+  readonly tally: PushTally;
+}
+
+export interface PushTally {
+  readonly appended: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+  readonly conflicts: number;
 }
 
 // CONTRACT.md §5.4: other devices' non-delete ops on the same entity after last_seen.
@@ -145,13 +154,20 @@ function planPushNow(command: PushOperations, state: PushState): Plan {
     }
   }
   const response = JSON.stringify({ accepted, count: accepted.length, conflicts, rejected });
+  const appended = events.length;
+  const tally = {
+    appended,
+    duplicates: accepted.length - appended,
+    rejected: rejected.length,
+    conflicts: conflicts.length,
+  };
   if (idempotencyKey) {
     events.push({
       type: 'PushAnswered',
       data: { userId, vaultId, idempotencyKey, requestDigest, response },
     });
   }
-  return { events, response };
+  return { events, response, tally };
 }
 
 export const vaultDecider: Decider<PushState, PushOperations, VaultEvent> = {

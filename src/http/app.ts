@@ -2,6 +2,8 @@ import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { redactUrl } from '../logger.js';
+import { metricsRoute } from '../metrics/exposure.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { Runtime } from '../runtime.js';
 import { readBuildInfo, type BuildInfo } from '../version.js';
 import { registerWebAssets } from '../web/assets.js';
@@ -30,6 +32,11 @@ export type AppDeps = Runtime & {
   readonly build?: BuildInfo;
   /** Where the logger writes, for health to report lines it had to drop. */
   readonly logOutput?: HealthDeps['logOutput'];
+  /**
+   * The instance's metrics when serve enabled them (a metrics listener); without it the app
+   * makes its own only when config.yml sets metrics.token (README, "Metrics").
+   */
+  readonly metrics?: Metrics;
 };
 
 /**
@@ -126,6 +133,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
   });
   if (deps.logger) logRequests(app);
+  const token = config.metrics.token;
+  const ownMetrics = !deps.metrics && token ? await createMetrics(deps) : undefined;
+  const metrics = deps.metrics ?? ownMetrics;
+  // Before any route is registered, so that every route is timed.
+  metrics?.recordRequests(app);
+  app.addHook('onClose', (_app, done) => {
+    ownMetrics?.close();
+    done();
+  });
   // CONTRACT.md §2: JSON bodies end with a newline. Callback-style hooks here and below:
   // an async hook costs a promise and a microtask turn on every request.
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -179,7 +195,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   logRateLimitSummaries(app, deps.rateLimitLog);
   await app.register(clientRoutes, { ...deps, limiter });
-  await app.register(syncRoutes, deps);
+  // Off the public listener unless a token guards it (CONTRACT.md §19).
+  if (metrics && token) metricsRoute(app, metrics, token);
+  await app.register(syncRoutes, { ...deps, metrics });
   await app.register(blobRoutes, deps);
   await app.register(authRoutes, { ...deps, limiter });
   await app.register(userRoutes, { ...deps, limiter });

@@ -142,6 +142,14 @@ export function pendingMailCounts(db: Sqlite): { waiting: number; failing: numbe
     .get() as { waiting: number; failing: number };
 }
 
+/** When the oldest mail not yet sent was queued (ISO time), undefined when none waits. */
+export function oldestPendingMail(db: Sqlite): string | undefined {
+  const row = db
+    .prepare('SELECT min(created_at) AS oldest FROM mail_outbox WHERE sent_at IS NULL')
+    .get() as { oldest: string | null };
+  return row.oldest ?? undefined;
+}
+
 export function dueMails(db: Sqlite, now: Date, limit = 20): OutboxRow[] {
   return db
     .prepare(

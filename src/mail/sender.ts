@@ -53,6 +53,8 @@ export interface MailSender {
   stop(waitMs?: number): Promise<void>;
   /** Delivers the due mails; a call during a round runs one more round after it. */
   deliverDue(): Promise<DeliveryRound>;
+  /** Mails delivered and delivery attempts failed since start (the metrics). */
+  readonly counts: Readonly<DeliveryRound>;
 }
 
 const BATCH = 20;
@@ -68,6 +70,7 @@ export function createMailSender(deps: MailSenderDeps): MailSender {
   const factory = deps.transportFactory ?? ((options) => nodemailer().createTransport(options));
   let warnedUnconfigured = false;
   let stopped = false;
+  const counts = { sent: 0, failed: 0 };
 
   async function round(): Promise<DeliveryRound> {
     let sent = 0;
@@ -106,12 +109,14 @@ export function createMailSender(deps: MailSenderDeps): MailSender {
             );
             markSent(db, row.id, clock.now());
             sent++;
+            counts.sent += 1;
             logger.info({ mailId: row.id, template: row.template }, 'mail sent');
           } catch (err) {
             const retryAt = new Date(clock.now().getTime() + retryDelayMs(row.attempts));
             const error = describeFailure(err, secretVariants(settings.user, password));
             markFailed(db, row.id, error, retryAt);
             failed++;
+            counts.failed += 1;
             logger.warn(
               {
                 mailId: row.id,
@@ -188,5 +193,6 @@ export function createMailSender(deps: MailSenderDeps): MailSender {
       clearTimeout(timeout);
     },
     deliverDue,
+    counts,
   };
 }

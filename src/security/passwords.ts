@@ -13,6 +13,15 @@ export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** Always runs argon2, against a fixed dummy hash when there is no stored one. */
   verify(storedHash: string | undefined, password: string): Promise<boolean>;
+  /** The queue's figures for the metrics; a hasher without a queue (tests) has none. */
+  stats?(): HasherStats;
+}
+
+export interface HasherStats {
+  readonly running: number;
+  readonly queued: number;
+  /** Requests refused (503 server_busy) because the queue was full, since start. */
+  readonly shed: number;
 }
 
 export interface HasherLimits {
@@ -26,12 +35,14 @@ export function createPasswordHasher(
   limits: HasherLimits = { maxConcurrent: 2, maxQueued: 64 },
 ): PasswordHasher {
   let running = 0;
+  let shed = 0;
   const waiting: (() => void)[] = [];
   let dummyHash: Promise<string> | undefined;
 
   const withSlot = async <T>(work: () => Promise<T>): Promise<T> => {
     if (running >= limits.maxConcurrent) {
       if (waiting.length >= limits.maxQueued) {
+        shed += 1;
         throw new AppError(503, 'server_busy', 'server busy, try again', { 'retry-after': '1' });
       }
       await new Promise<void>((resolve) => waiting.push(resolve));
@@ -55,5 +66,6 @@ export function createPasswordHasher(
       const ok = await withSlot(() => argon2.verify(target, password).catch(() => false));
       return ok && storedHash !== undefined;
     },
+    stats: () => ({ running, queued: waiting.length, shed }),
   };
 }

@@ -19,6 +19,8 @@ export type RateLimitLog = ReturnType<typeof createRateLimitLog>;
  */
 export function createRateLimitLog() {
   let refused = new Map<string, number>();
+  // Never drained: the metrics' counters (by `scope:action`, a bounded set of keys).
+  const totals = new Map<string, number>();
   let lockouts = 0;
   let locked: RateLimitSummary['locked'] = [];
 
@@ -26,6 +28,7 @@ export function createRateLimitLog() {
     refused(r: RateRefusal): void {
       const key = `${r.scope}:${r.action}`;
       refused.set(key, (refused.get(key) ?? 0) + 1);
+      totals.set(key, (totals.get(key) ?? 0) + 1);
     },
     lockout(r: RateRefusal): void {
       lockouts += 1;
@@ -33,6 +36,8 @@ export function createRateLimitLog() {
         locked.push({ action: r.action, scope: r.scope, key: r.key, retry_after: r.retryAfter });
       }
     },
+    /** Refused requests by `scope:action` since start. */
+    totals: (): ReadonlyMap<string, number> => totals,
     /** The summary since the last call, undefined when nothing happened. */
     drain(): RateLimitSummary | undefined {
       if (refused.size === 0 && lockouts === 0) return undefined;

@@ -4,9 +4,13 @@ import { AppError } from '../../errors.js';
 import { createLiveConnections, type LiveKind } from '../../live/live-connections.js';
 import { watchVaultHeads } from '../../live/vault-heads.js';
 import { vaultStream } from '../../log/streams.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime.js';
 
-export type LiveRouteDeps = Pick<Runtime, 'bus' | 'config' | 'sync'>;
+export type LiveRouteDeps = Pick<Runtime, 'bus' | 'config' | 'sync'> & {
+  /** Counts the open streams and waiters when the server has metrics. */
+  readonly metrics?: Pick<Metrics, 'watchLive'> | undefined;
+};
 
 /** CONTRACT.md §19: the longest a pull may ask to wait for a change. */
 export const MAX_WAIT_MS = 30_000;
@@ -44,6 +48,7 @@ export function liveSyncRoutes(app: FastifyInstance, deps: LiveRouteDeps) {
     },
     heads,
   );
+  deps.metrics?.watchLive(live);
 
   // One timer for every open stream, not one each: an idle stream costs its socket only.
   const streams = new Set<PassThrough>();

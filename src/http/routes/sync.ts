@@ -5,12 +5,13 @@ import type { Runtime } from '../../runtime.js';
 import { parseJsonBody, requestMeta } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
 import { validatePush } from '../push-input.js';
-import { liveSyncRoutes, waitMsOf } from './sync-live.js';
+import { liveSyncRoutes, waitMsOf, type LiveRouteDeps } from './sync-live.js';
 
 export type SyncRouteDeps = Pick<
   Runtime,
   'db' | 'activity' | 'clock' | 'refusals' | 'config' | 'sync' | 'bus'
->;
+> &
+  Pick<LiveRouteDeps, 'metrics'>;
 
 const PullBody = z.object({
   since_sequence: z.number().int().default(0),
