@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import argon2 from 'argon2';
 import { stderrProgress } from '../../src/cli/progress.js';
 import { openRuntime } from '../../src/runtime.js';
-import type { PasswordHasher } from '../../src/security/passwords.js';
 import { createHttpClient } from './http-client.js';
+import { openStream, seedHasher } from './live-streams.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 import { procStatusMiB, restingRssMiB } from './server-memory.js';
 import { percentile } from './stats.js';
@@ -19,18 +18,6 @@ const PASSWORD = 'bench-password-123';
 const GOAL = { p99Ms: 5, kbPerConnection: 20 };
 const VAULTS_PER_USER = 20;
 const REST_MS = 10_000;
-
-/**
- * Seeding only: pairing a thousand devices through the server's argon2 profile would take
- * half a minute and measure nothing. The server itself runs with its own hasher; device
- * tokens are not password hashes.
- */
-const seedHasher: PasswordHasher = {
-  hash: (password) =>
-    argon2.hash(password, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 }),
-  verify: async (stored, password) =>
-    stored !== undefined && (await argon2.verify(stored, password)),
-};
 
 interface Seeded {
   readonly dataDir: string;
@@ -112,41 +99,6 @@ async function startServer(dataDir: string, connections: number) {
     }
   }
   return { child, port, baseUrl };
-}
-
-/** An event stream on a socket of its own; `onHead` sees each head event's seq. */
-function openStream(port: number, token: string, onHead: (seq: number) => void) {
-  return new Promise<ClientRequest>((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path: '/api/v1/sync/events',
-      agent: false,
-      headers: { authorization: `Bearer ${token}` },
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`event stream answered ${res.statusCode}`));
-        return;
-      }
-      res.setEncoding('utf8');
-      let buffered = '';
-      res.on('data', (chunk: string) => {
-        buffered += chunk;
-        for (;;) {
-          const end = buffered.indexOf('\n\n');
-          if (end < 0) break;
-          const message = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          const id = /^id: (\d+)$/m.exec(message)?.[1];
-          if (id !== undefined) onHead(Number(id));
-        }
-        resolve(req);
-      });
-    });
-    req.end();
-  });
 }
 
 const pushBody = (n: number) =>

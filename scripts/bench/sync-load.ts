@@ -3,8 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openRuntime } from '../../src/runtime.js';
+import type { ClientRequest } from 'node:http';
+import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
+import { openStream, seedHasher } from './live-streams.js';
 import { processCpuNs, pullOnce, pullPasses } from './pull-load.js';
 import { procStatusMiB, restingRssMiB } from './server-memory.js';
 
@@ -69,13 +71,48 @@ export function serverRssMiB(child: ChildProcess): number {
   return Math.round(kb / 1024);
 }
 
+const LISTENER_VAULTS_PER_USER = 20;
+
+/** `count` devices, one vault each, under users of 20 vaults (the per-user live cap is 32). */
+async function pairListeners(runtime: Runtime, count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const user = `listener${Math.floor(i / LISTENER_VAULTS_PER_USER)}`;
+    if (i % LISTENER_VAULTS_PER_USER === 0) {
+      await runtime.users.register(
+        { username: user, email: `${user}@example.test`, password: PASSWORD, confirmed: true },
+        'operator',
+        { actor: 'bench' },
+      );
+    }
+    const paired = await runtime.devices.pair(
+      {
+        login: user,
+        password: PASSWORD,
+        deviceName: `listener-${i}`,
+        clientVersion: 'bench',
+        vaultId: `listening-${i}`,
+        via: 'pair',
+      },
+      { actor: 'bench' },
+    );
+    tokens.push(paired.token);
+  }
+  return tokens;
+}
+
 /**
  * Starts the built server as its own process on a fresh data directory with one user and
  * `devices` paired in one vault (paired before start: pairing is rate limited per IP).
  */
 export async function startBenchServer(binary: string, devices: number, vaultId = 'bench-vault') {
   const dataDir = mkdtempSync(join(tmpdir(), 'vss-bench-'));
-  const runtime = openRuntime({ dataDir });
+  // VSS_BENCH_LISTENERS=N: N more devices, one vault each, hold an event stream open through
+  // the whole run (issue 10: the sync figures with idle listeners attached).
+  const listeners = Number(process.env.VSS_BENCH_LISTENERS ?? 0);
+  // Pairing a thousand listeners through the server's argon2 profile would take half a
+  // minute; no password is checked once the server runs.
+  const runtime = openRuntime({ dataDir, ...(listeners > 0 ? { hasher: seedHasher } : {}) });
   await runtime.users.register(
     { username: 'bench', email: 'bench@example.test', password: PASSWORD, confirmed: true },
     'operator',
@@ -96,7 +133,16 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
     );
     tokens.push(paired.token);
   }
+  const listenerTokens = await pairListeners(runtime, listeners);
   runtime.close();
+  if (listeners > 0) {
+    // Every connection of the bench comes from one loopback client.
+    const caps = listeners + 200;
+    writeFileSync(
+      join(dataDir, 'config.yml'),
+      `limits:\n  max_live_connections: ${caps}\n  max_connections: ${caps}\n  max_connections_per_client: ${caps}\n`,
+    );
+  }
   writeFileSync(join(dataDir, 'admin.pw'), 'bench-admin-password');
   const port = await freePort();
   // e.g. VSS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
@@ -130,6 +176,8 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  const streams: ClientRequest[] = [];
+  for (const token of listenerTokens) streams.push(await openStream(port, token, () => {}));
   return {
     baseUrl,
     child,
@@ -137,6 +185,7 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
     dataDir,
     /** Stops the server; answers the bytes its database (and any WAL left) took on disk. */
     async stop(): Promise<number> {
+      for (const stream of streams) stream.destroy();
       clearInterval(scraper);
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

@@ -159,6 +159,14 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       `server RSS at rest: read after ${REST_MS / 1000} s without requests, once started (before any push) and after the pull passes; peak: VmHWM of /proc/PID/status, the most the process ever held`,
       'pull CPU per page: all threads of the server process (/proc schedstat) and of this process, over the pull passes; steadier than ops/s when the machine is shared',
       ...(options.server ? [`server: ${options.server}`] : []),
+      ...(process.env.VSS_BENCH_LISTENERS
+        ? [
+            `${process.env.VSS_BENCH_LISTENERS} more devices, one vault each, held an event stream open through the run (VSS_BENCH_LISTENERS)`,
+          ]
+        : []),
+      ...(process.env.VSS_BENCH_METRICS
+        ? ['metrics on, on a listener of their own, scraped every 5 s (VSS_BENCH_METRICS)']
+        : []),
     ],
     columns: [
       { key: 'what', label: 'measure', format: 'text' },
