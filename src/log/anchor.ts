@@ -1,16 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { fsyncParent, fsyncPath } from '../backup/fsync.js';
 
 /** Beside server.db: what an attacker holding only the database cannot forge or roll forward. */
 export const ANCHOR_FILE = 'log-anchor.json';
@@ -86,33 +79,19 @@ export function readAnchorFile(file: string): AnchorRead {
 const tempOf = (file: string, writer: 'sync' | 'async') => `${file}.tmp-${process.pid}-${writer}`;
 const textOf = (anchor: Anchor) => `${JSON.stringify(anchor)}\n`;
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Temp file, fsync, rename, fsync of the directory: the old anchor or the new, never half. */
 export function writeAnchorFileSync(file: string, anchor: Anchor): string {
   const temp = tempOf(file, 'sync');
   const text = textOf(anchor);
   try {
     writeFileSync(temp, text, { mode: 0o600 });
-    const fd = openSync(temp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncPath(temp);
     renameSync(temp, file);
   } catch (err) {
     rmSync(temp, { force: true });
     throw err;
   }
-  fsyncDir(dirname(file));
+  fsyncParent(file);
   return text;
 }
 
