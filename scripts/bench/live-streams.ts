@@ -1,5 +1,9 @@
+import { writeFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
+import { join } from 'node:path';
 import argon2 from 'argon2';
+import { stderrProgress } from '../../src/cli/progress.js';
+import type { Runtime } from '../../src/runtime.js';
 import type { PasswordHasher } from '../../src/security/passwords.js';
 
 // What the live and sync sections share to hold event streams open against the built server.
@@ -49,4 +53,56 @@ export function openStream(port: number, token: string, onHead: (seq: number) =>
     });
     req.end();
   });
+}
+
+/** Users own this many vaults each: the per-user cap on open streams is 32. */
+const VAULTS_PER_USER = 20;
+
+/**
+ * `count` devices, each paired to a vault of its own (`<prefix>-vault-<i>`), under users
+ * `<prefix><k>`; answers their tokens. The runtime should use seedHasher.
+ */
+export async function pairOneVaultEach(
+  runtime: Runtime,
+  count: number,
+  prefix: string,
+  password: string,
+): Promise<string[]> {
+  const tokens: string[] = [];
+  const progress = stderrProgress(`pairing ${count} devices, one vault each`);
+  for (let i = 0; i < count; i++) {
+    const user = `${prefix}${Math.floor(i / VAULTS_PER_USER)}`;
+    if (i % VAULTS_PER_USER === 0) {
+      await runtime.users.register(
+        { username: user, email: `${user}@example.test`, password, confirmed: true },
+        'operator',
+        { actor: 'bench' },
+      );
+    }
+    const vaultId = `${prefix}-vault-${i}`;
+    const paired = await runtime.devices.pair(
+      { login: user, password, deviceName: vaultId, clientVersion: 'bench', vaultId, via: 'pair' },
+      { actor: 'bench' },
+    );
+    tokens.push(paired.token);
+    progress(i + 1, count);
+  }
+  return tokens;
+}
+
+/**
+ * config.yml caps that let `streams` event streams and the bench's other connections in:
+ * every connection of a bench comes from one loopback client.
+ */
+export function allowStreams(dataDir: string, streams: number): void {
+  writeFileSync(
+    join(dataDir, 'config.yml'),
+    [
+      'limits:',
+      `  max_live_connections: ${streams + 100}`,
+      `  max_connections: ${streams + 200}`,
+      `  max_connections_per_client: ${streams + 200}`,
+      '',
+    ].join('\n'),
+  );
 }

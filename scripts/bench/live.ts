@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stderrProgress } from '../../src/cli/progress.js';
 import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient } from './http-client.js';
-import { openStream, seedHasher } from './live-streams.js';
+import { allowStreams, openStream, pairOneVaultEach, seedHasher } from './live-streams.js';
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 import { procStatusMiB, restingRssMiB } from './server-memory.js';
 import { percentile } from './stats.js';
@@ -16,7 +16,6 @@ const OWN_BINARY = new URL('../../bin/verstak-sync-server', import.meta.url).pat
 const PASSWORD = 'bench-password-123';
 /** Issue 10's goals. */
 const GOAL = { p99Ms: 5, kbPerConnection: 20 };
-const VAULTS_PER_USER = 20;
 const REST_MS = 10_000;
 
 interface Seeded {
@@ -46,20 +45,7 @@ async function seed(idleDevices: number): Promise<Seeded> {
       )
     ).token;
   try {
-    const idle: string[] = [];
-    const progress = stderrProgress('pairing idle devices');
-    for (let i = 0; i < idleDevices; i++) {
-      const user = `bench${Math.floor(i / VAULTS_PER_USER)}`;
-      if (i % VAULTS_PER_USER === 0) {
-        await runtime.users.register(
-          { username: user, email: `${user}@example.test`, password: PASSWORD, confirmed: true },
-          'operator',
-          { actor: 'bench' },
-        );
-      }
-      idle.push(await pair(user, `vault-${i}`));
-      progress(i + 1, idleDevices);
-    }
+    const idle = await pairOneVaultEach(runtime, idleDevices, 'bench', PASSWORD);
     await runtime.users.register(
       { username: 'measured', email: 'measured@example.test', password: PASSWORD, confirmed: true },
       'operator',
@@ -74,17 +60,7 @@ async function seed(idleDevices: number): Promise<Seeded> {
 }
 
 async function startServer(dataDir: string, connections: number) {
-  // Every connection of this bench comes from one loopback client.
-  writeFileSync(
-    join(dataDir, 'config.yml'),
-    [
-      'limits:',
-      `  max_live_connections: ${connections + 100}`,
-      `  max_connections: ${connections + 200}`,
-      `  max_connections_per_client: ${connections + 200}`,
-      '',
-    ].join('\n'),
-  );
+  allowStreams(dataDir, connections);
   const port = await freePort();
   const child = spawn(process.execPath, [OWN_BINARY, '--port', String(port), '--data', dataDir], {
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientRequest } from 'node:http';
-import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
-import { openStream, seedHasher } from './live-streams.js';
+import { allowStreams, openStream, pairOneVaultEach, seedHasher } from './live-streams.js';
 import { processCpuNs, pullOnce, pullPasses } from './pull-load.js';
 import { procStatusMiB, restingRssMiB } from './server-memory.js';
 
@@ -71,36 +71,6 @@ export function serverRssMiB(child: ChildProcess): number {
   return Math.round(kb / 1024);
 }
 
-const LISTENER_VAULTS_PER_USER = 20;
-
-/** `count` devices, one vault each, under users of 20 vaults (the per-user live cap is 32). */
-async function pairListeners(runtime: Runtime, count: number): Promise<string[]> {
-  const tokens: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const user = `listener${Math.floor(i / LISTENER_VAULTS_PER_USER)}`;
-    if (i % LISTENER_VAULTS_PER_USER === 0) {
-      await runtime.users.register(
-        { username: user, email: `${user}@example.test`, password: PASSWORD, confirmed: true },
-        'operator',
-        { actor: 'bench' },
-      );
-    }
-    const paired = await runtime.devices.pair(
-      {
-        login: user,
-        password: PASSWORD,
-        deviceName: `listener-${i}`,
-        clientVersion: 'bench',
-        vaultId: `listening-${i}`,
-        via: 'pair',
-      },
-      { actor: 'bench' },
-    );
-    tokens.push(paired.token);
-  }
-  return tokens;
-}
-
 /**
  * Starts the built server as its own process on a fresh data directory with one user and
  * `devices` paired in one vault (paired before start: pairing is rate limited per IP).
@@ -133,16 +103,9 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
     );
     tokens.push(paired.token);
   }
-  const listenerTokens = await pairListeners(runtime, listeners);
+  const listenerTokens = await pairOneVaultEach(runtime, listeners, 'listener', PASSWORD);
   runtime.close();
-  if (listeners > 0) {
-    // Every connection of the bench comes from one loopback client.
-    const caps = listeners + 200;
-    writeFileSync(
-      join(dataDir, 'config.yml'),
-      `limits:\n  max_live_connections: ${caps}\n  max_connections: ${caps}\n  max_connections_per_client: ${caps}\n`,
-    );
-  }
+  if (listeners > 0) allowStreams(dataDir, listeners);
   writeFileSync(join(dataDir, 'admin.pw'), 'bench-admin-password');
   const port = await freePort();
   // e.g. VSS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
