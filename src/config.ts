@@ -1,15 +1,8 @@
-import {
-  existsSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  openSync,
-  fsyncSync,
-  closeSync,
-} from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { fsyncPath } from './backup/fsync.js';
 
 const MiB = 1024 * 1024;
 
@@ -167,8 +160,6 @@ export function saveConfig(dataDir: string, config: Config): void {
   const file = configPath(dataDir);
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, YAML.stringify(config), { mode: 0o600 });
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
+  fsyncPath(tmp);
   renameSync(tmp, file);
 }

@@ -1,12 +1,7 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  hkdfSync,
-  randomBytes,
-} from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fsyncParent, fsyncPath } from '../backup/fsync.js';
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -43,14 +38,8 @@ function parseKey(raw: Buffer, file: string): Buffer {
 
 function createKeyFile(file: string): void {
   writeFileSync(file, randomBytes(KEY_BYTES), { flag: 'wx', mode: 0o600 });
-  for (const path of [file, dirname(file)]) {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  fsyncPath(file);
+  fsyncParent(file);
 }
 
 function readKey(file: string, create: boolean): Buffer {
