@@ -12,6 +12,8 @@ import { webRoutes } from '../web/index.js';
 import { errorHandling, sendError } from './plugins/errors.js';
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/framework-errors.js';
 import { createHstsPolicy } from './plugins/hsts.js';
+import { checkAnswers, CHECK_ANSWERS_ENV } from './openapi/answer-check.js';
+import { registerOpenApi } from './openapi/document.js';
 import { jsonBody } from './plugins/json-body.js';
 import { oversizedBodies } from './plugins/oversized.js';
 import { connectionLimits } from './connection-limits.js';
@@ -30,6 +32,8 @@ import { userRoutes } from './routes/user.js';
 export type AppDeps = Runtime & {
   readonly logger?: Logger | false;
   readonly build?: BuildInfo;
+  /** Checks every API answer against the OpenAPI document (the tests'; default from env). */
+  readonly checkAnswers?: boolean;
   /** Where the logger writes, for health to report lines it had to drop. */
   readonly logOutput?: HealthDeps['logOutput'];
   /**
@@ -175,12 +179,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(jsonBody);
   await app.register(oversizedBodies);
+  const build = deps.build ?? readBuildInfo();
+  // Before the API's routes: the document is collected as they are added.
+  await registerOpenApi(app, build.version);
+  if (deps.checkAnswers ?? process.env[CHECK_ANSWERS_ENV] === '1') checkAnswers(app);
   await registerWebAssets(app);
   await app.register(healthRoutes, {
     db: deps.db,
     blobDir: deps.blobDir,
     clock: deps.clock,
-    build: deps.build ?? readBuildInfo(),
+    build,
     startedAt: Date.now(),
     ...(deps.logOutput ? { logOutput: deps.logOutput } : {}),
     ...(deps.checkpointer ? { checkpointer: deps.checkpointer } : {}),

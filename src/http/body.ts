@@ -1,19 +1,16 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { AppError } from '../errors.js';
 import type { EventMeta } from '../log/index.js';
+import { invalidJson } from './openapi/validation.js';
 
 /**
- * Shape errors in a JSON body (a string where a number belongs, a non-object) are
- * `invalid_json` on the wire (CONTRACT.md §2); missing fields default to empty values so
- * that each route can answer its own "x required" in the contract's order.
+ * A JSON body parsed by a zod schema in a handler, refused as the route schemas refuse
+ * (openapi/validation.ts): the admin API's routes, which the OpenAPI document leaves out.
  */
 export function parseJsonBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body ?? null);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-  throw new AppError(400, 'invalid_json', `${where}${issue?.message ?? 'invalid body'}`);
+  throw invalidJson(result.error);
 }
 
 /** RFC 3339 UTC with second precision, as the desktop expects. */
@@ -26,3 +23,10 @@ export const requestMeta = (request: FastifyRequest, actor: string): EventMeta =
   ip: request.ip,
   requestId: request.id,
 });
+
+/**
+ * Sends JSON text a command assembled itself (the push answer, a pull page) as it is:
+ * the route's response schema documents it, nothing serializes it again.
+ */
+export const sendJsonText = (reply: FastifyReply, text: string): FastifyReply =>
+  reply.type('application/json; charset=utf-8').send(`${text}\n`);

@@ -278,6 +278,7 @@ const SHAPES: Readonly<Record<string, (w: World) => Shape>> = {
   'GET /api/v1/health': () => ({ url: '/api/v1/health' }),
   'GET /readyz': () => ({ url: '/readyz' }),
   'GET /livez': () => ({ url: '/livez' }),
+  'GET /api/openapi.json': () => ({ url: '/api/openapi.json' }),
   'GET /register': () => ({ url: '/register' }),
   'GET /register/result': () => ({ url: '/register/result' }),
   'GET /forgot': () => ({ url: '/forgot' }),

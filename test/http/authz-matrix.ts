@@ -87,6 +87,7 @@ export const AUTHZ_MATRIX: Readonly<Record<string, Row>> = {
   'GET /api/v1/health':           all(OK),
   'GET /readyz':                  all(OK),
   'GET /livez':                   all(OK),
+  'GET /api/openapi.json':        all(OK),
   'GET /register':                all(OK),
   'GET /register/result':         all(OK),
   'GET /forgot':                  all(OK),

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLog } from '../../src/log/index.js';
 import { injectSettled } from './inject-settled.js';
+import { registeredRoutes } from './registered-routes.js';
 import {
   addUser,
   call,
@@ -38,6 +39,8 @@ const ROUTES: readonly (readonly [Method, string])[] = [
   ['POST', '/api/v1/sync/pull'],
   ['GET', '/api/v1/sync/events'],
   ['POST', '/api/v1/blobs/'],
+  ['GET', '/api/openapi.json'],
+  ['HEAD', '/api/openapi.json'],
   ['GET', '/api/v1/blobs/:sha256'],
   ['HEAD', '/api/v1/blobs/:sha256'],
   ['POST', '/api/v1/auth/register'],
@@ -448,18 +451,7 @@ function headersFor(auth: string, url: string, contentType: string | undefined) 
 describe('the route list', () => {
   it('is exactly what the app registers', async () => {
     await server.app.ready();
-    const printed = server.app.printRoutes({ commonPrefix: false });
-    // printRoutes draws a tree: each level is indented by four characters.
-    const stack: string[] = [];
-    const registered = printed.split('\n').flatMap((line) => {
-      const match = /^([│ ├└─]*)(\S+) \(([A-Z, ]+)\)$/.exec(line);
-      if (!match) return [];
-      const depth = match[1]!.length / 4;
-      stack.length = depth;
-      stack[depth] = match[2]!;
-      const url = stack.join('');
-      return match[3]!.split(', ').map((m) => `${m} ${url}`);
-    });
+    const registered = registeredRoutes(server.app);
     expect(registered.sort()).toEqual(ROUTES.map(([m, u]) => `${m} ${u}`).sort());
     for (const [method, url] of ROUTES) expect(server.app.hasRoute({ method, url })).toBe(true);
   });

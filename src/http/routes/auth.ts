@@ -1,12 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { EmailSchema, PasswordSchema, parseOrThrow } from '../../commands/user-service.js';
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { createAfterReply } from '../after-reply.js';
-import { parseJsonBody, requestMeta } from '../body.js';
+import { requestMeta } from '../body.js';
 import { credentialsBodyLimit } from '../body-limits.js';
 import { requestLocale } from '../locale.js';
+import {
+  ForgotBody,
+  LoginAnswer,
+  LoginBody,
+  RegisterBody,
+  ResetBody,
+} from '../openapi/account-schemas.js';
+import { refusals, StatusAnswer } from '../openapi/answers.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { confirmRoutes } from './auth-confirm.js';
 
@@ -23,31 +31,41 @@ export type AuthRouteDeps = Pick<
   readonly limiter: RateLimiter;
 };
 
-const str = z.string().default('');
 const bytes = (s: string) => Buffer.byteLength(s);
 
-const RegisterBody = z.object({
-  username: str,
-  email: str,
-  password: str,
-  locale: z.unknown().optional(),
-});
-const LoginBody = z.object({ username: str, password: str });
-const ForgotBody = z.object({ email: str });
-const ResetBody = z.object({ token: str, new_password: str });
-
 /** CONTRACT.md §7: the user JSON API for accounts (the web forms come later). */
-export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
+export async function authRoutes(fastify: FastifyInstance, deps: AuthRouteDeps) {
   const { accounts, passwordResets, sessions, limiter, webSettings } = deps;
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const afterReply = createAfterReply(app);
-  const small = { bodyLimit: credentialsBodyLimit(deps.config.limits) };
+  const bodyLimit = credentialsBodyLimit(deps.config.limits);
 
-  app.post('/api/v1/auth/register', small, async (request) => {
-    // CONTRACT.md §7 names no answer for a closed registration: 403 with a code of its own.
-    if (!webSettings().allowRegistration) {
-      throw new AppError(403, 'registration_disabled', 'registration is disabled');
-    }
-    const body = parseJsonBody(RegisterBody, request.body);
+  const registerSchema = {
+    summary: 'Register an account (unconfirmed until its e-mail is confirmed)',
+    body: RegisterBody,
+    response: {
+      200: StatusAnswer('confirmation_sent'),
+      ...refusals({
+        400: 'invalid_json, invalid_request: fields missing, invalid email, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG',
+        403: 'registration_disabled',
+        409: 'already_exists: username or e-mail taken',
+        429: 'rate_limited',
+      }),
+    },
+  };
+  const registerOptions = {
+    bodyLimit,
+    schema: registerSchema,
+    // Before the body is validated: a closed registration is the answer whatever was sent.
+    preValidation: async () => {
+      // CONTRACT.md §7 names no answer for a closed registration: 403 with a code of its own.
+      if (!webSettings().allowRegistration) {
+        throw new AppError(403, 'registration_disabled', 'registration is disabled');
+      }
+    },
+  };
+  app.post('/api/v1/auth/register', registerOptions, async (request) => {
+    const { body } = request;
     if (!body.username.trim() || !body.email.trim() || !body.password) {
       throw badRequest('username, email and password required');
     }
@@ -63,8 +81,21 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { status: 'confirmation_sent' };
   });
 
-  app.post('/api/v1/auth/login', small, async (request) => {
-    const body = parseJsonBody(LoginBody, request.body);
+  const loginSchema = {
+    summary: 'Sign in: a user session token',
+    body: LoginBody,
+    response: {
+      200: LoginAnswer,
+      ...refusals({
+        400: 'invalid_json, invalid_request',
+        401: 'unauthorized: invalid credentials',
+        403: 'forbidden: account blocked, or e-mail not confirmed',
+        429: 'rate_limited',
+      }),
+    },
+  };
+  app.post('/api/v1/auth/login', { bodyLimit, schema: loginSchema }, async (request) => {
+    const { body } = request;
     if (!body.username.trim() || !body.password) throw badRequest('username and password required');
     if (bytes(body.username) > 320) throw badRequest('username is too long');
     limiter.check('login', request.ip);
@@ -76,8 +107,16 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { token: session.token, user_id: session.userId };
   });
 
-  app.post('/api/v1/auth/forgot', small, async (request, reply) => {
-    const body = parseJsonBody(ForgotBody, request.body);
+  const forgotSchema = {
+    summary: 'Ask for a password reset (the same answer for every address)',
+    body: ForgotBody,
+    response: {
+      200: StatusAnswer('if email exists, reset link sent'),
+      ...refusals({ 400: 'invalid_json, invalid_request', 429: 'rate_limited' }),
+    },
+  };
+  app.post('/api/v1/auth/forgot', { bodyLimit, schema: forgotSchema }, async (request, reply) => {
+    const { body } = request;
     if (!body.email.trim()) throw badRequest('email required');
     if (bytes(body.email) > 320) throw badRequest('email is too long');
     limiter.check('forgot', request.ip, body.email);
@@ -89,8 +128,19 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps) {
     return { status: 'if email exists, reset link sent' };
   });
 
-  app.post('/api/v1/auth/reset', small, async (request) => {
-    const body = parseJsonBody(ResetBody, request.body);
+  const resetSchema = {
+    summary: 'Set a new password with a reset token',
+    body: ResetBody,
+    response: {
+      200: StatusAnswer('password reset'),
+      ...refusals({
+        400: 'invalid_json, invalid_request: fields missing, password rules, invalid or expired token',
+        429: 'rate_limited',
+      }),
+    },
+  };
+  app.post('/api/v1/auth/reset', { bodyLimit, schema: resetSchema }, async (request) => {
+    const { body } = request;
     if (!body.token || !body.new_password) throw badRequest('token and new_password required');
     limiter.check('reset', request.ip);
     await passwordResets.resetPassword(

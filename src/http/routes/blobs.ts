@@ -2,12 +2,17 @@ import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { isSha256, type OpenBlob } from '../../blobs/blob-store.js';
 import { createVerifiedBody, DigestMismatchError } from '../../blobs/digest-check.js';
 import { BlobUnavailableError, type BlobScope } from '../../commands/blob-service.js';
 import { AppError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
 import { createDeviceAuthenticator, type DevicePrincipal } from '../device-auth.js';
+import { DEVICE_TOKEN, refusals } from '../openapi/answers.js';
+import { BlobAnswer, BlobParams, BlobUploadBody } from '../openapi/desktop-schemas.js';
+import { validateWith } from '../openapi/validation.js';
 import { parseRange } from '../range.js';
 import {
   blobTooLarge,
@@ -45,7 +50,45 @@ export async function blobRoutes(app: FastifyInstance, deps: BlobRouteDeps) {
   const exempt = createRequestTimeoutExemption(app.server);
   const authenticateDevice = createDeviceAuthenticator(deps);
 
-  await app.register(async (scope) => {
+  const deviceRefusals = {
+    401: 'unauthorized: no, unknown or revoked device token',
+    403: 'forbidden: the account is blocked',
+  };
+  const uploadSchema = {
+    summary: 'Upload a blob (content-addressed; deduplicated per vault)',
+    security: DEVICE_TOKEN,
+    consumes: ['multipart/form-data'],
+    body: BlobUploadBody,
+    response: {
+      200: BlobAnswer.describe('Stored: its hash and size'),
+      ...refusals({
+        ...deviceRefusals,
+        400: 'invalid_multipart',
+        408: 'upload_too_slow',
+        413: 'blob_too_large, quota_exceeded',
+      }),
+    },
+  };
+  const binary = z.string().meta({ format: 'binary' });
+  const downloadSchema = {
+    summary: 'Download a blob referenced in the device’s vault (byte ranges honoured)',
+    security: DEVICE_TOKEN,
+    params: BlobParams,
+    response: {
+      200: { description: 'The blob', content: { 'application/octet-stream': { schema: binary } } },
+      206: { description: 'A range', content: { 'application/octet-stream': { schema: binary } } },
+      ...refusals({
+        ...deviceRefusals,
+        400: 'invalid_blob_hash',
+        404: 'blob_not_found',
+        416: 'range_not_satisfiable',
+        500: 'blob_unavailable, internal_error',
+      }),
+    },
+  };
+
+  await app.register(async (plain) => {
+    const scope = plain.withTypeProvider<ZodTypeProvider>();
     scope.decorateRequest('device', null);
     // Bodies are read by the upload handler after authentication; no parser buffers them.
     scope.removeAllContentTypeParsers();
@@ -68,7 +111,13 @@ export async function blobRoutes(app: FastifyInstance, deps: BlobRouteDeps) {
       }
     });
 
-    scope.post('/api/v1/blobs/', { bodyLimit: maxBodyBytes }, async (request) => {
+    const upload = {
+      bodyLimit: maxBodyBytes,
+      schema: uploadSchema,
+      // No parser has read the body (the handler streams it): there is nothing to check.
+      validatorCompiler: validateWith(() => undefined),
+    };
+    scope.post('/api/v1/blobs/', upload, async (request) => {
       if (!request.isMultipart()) {
         throw new AppError(400, 'invalid_multipart', 'request body must be multipart/form-data');
       }
@@ -83,8 +132,8 @@ export async function blobRoutes(app: FastifyInstance, deps: BlobRouteDeps) {
       });
     });
 
-    scope.get('/api/v1/blobs/:sha256', async (request, reply) => {
-      const { sha256 } = request.params as { sha256: string };
+    scope.get('/api/v1/blobs/:sha256', { schema: downloadSchema }, async (request, reply) => {
+      const { sha256 } = request.params;
       if (!isSha256(sha256)) {
         throw new AppError(400, 'invalid_blob_hash', 'blob name must be 64 lowercase hex digits');
       }

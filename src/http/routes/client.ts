@@ -1,10 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AppError, badRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody, requestMeta, wireTime } from '../body.js';
+import { requestMeta, wireTime } from '../body.js';
 import { credentialsBodyLimit, IGNORED_BODY_LIMIT } from '../body-limits.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
+import { DEVICE_TOKEN, refusals, StatusAnswer } from '../openapi/answers.js';
+import {
+  AuthTestBody,
+  MeAnswer,
+  PairAnswer,
+  PairBody,
+  RegisterDeviceAnswer,
+  RegisterDeviceBody,
+  RevokeDeviceBody,
+} from '../openapi/desktop-schemas.js';
 import type { RateLimiter } from '../rate-limit.js';
 
 export type ClientRouteDeps = Pick<
@@ -14,22 +24,10 @@ export type ClientRouteDeps = Pick<
   readonly limiter: RateLimiter;
 };
 
-const str = z.string().default('');
-
-const PairBody = z.object({
-  login: str,
-  password: str,
-  device_name: str,
-  client_version: str,
-  vault_id: str,
-});
-const AuthTestBody = z.object({ username: str, password: str });
-const RevokeDeviceBody = z.object({ device_id: str, password: str });
-const RegisterDeviceBody = z.object({ name: str, username: str, password: str, vault_id: str });
-
 /** CONTRACT.md §4.1–4.5 and §4.10: pairing and the device's own identity. */
-export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) {
+export async function clientRoutes(fastify: FastifyInstance, deps: ClientRouteDeps) {
   const { devices, limiter } = deps;
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const authenticateDevice = createDeviceAuthenticator(deps);
   const bodyLimit = credentialsBodyLimit(deps.config.limits);
 
@@ -51,8 +49,19 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
     },
   };
 
-  app.post('/api/client/pair', signIn, async (request) => {
-    const body = parseJsonBody(PairBody, request.body);
+  const signInRefusals = refusals({
+    400: 'invalid_json, invalid_request: a field missing, too long or a reserved vault_id',
+    401: 'unauthorized: invalid credentials',
+    403: 'forbidden: account blocked, or e-mail not confirmed',
+    429: 'rate_limited (Retry-After)',
+  });
+  const pairSchema = {
+    summary: 'Pair a device with a username and password',
+    body: PairBody,
+    response: { 200: PairAnswer, ...signInRefusals },
+  };
+  app.post('/api/client/pair', { ...signIn, schema: pairSchema }, async (request) => {
+    const { body } = request;
     if (!body.login || !body.password) throw badRequest('login and password required');
     limiter.check('pair', request.ip);
     const paired = await devices.pair(
@@ -71,12 +80,17 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       device_id: paired.deviceId,
       device_token: paired.token,
       server_time: wireTime(deps.clock.now().toISOString()),
-      initial_sync_cursor: 0,
+      initial_sync_cursor: 0 as const,
     };
   });
 
-  app.post('/api/v1/device/register', signIn, async (request) => {
-    const body = parseJsonBody(RegisterDeviceBody, request.body);
+  const registerSchema = {
+    summary: 'Enrol a device (legacy; pair is the desktop’s)',
+    body: RegisterDeviceBody,
+    response: { 200: RegisterDeviceAnswer, ...signInRefusals },
+  };
+  app.post('/api/v1/device/register', { ...signIn, schema: registerSchema }, async (request) => {
+    const { body } = request;
     if (!body.name.trim()) throw badRequest('name required');
     if (!body.username || !body.password) {
       throw new AppError(401, 'unauthorized', 'username and password required');
@@ -96,20 +110,35 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
     return { device_id: paired.deviceId, device_token: paired.token };
   });
 
-  app.post('/api/auth/test', signIn, async (request) => {
-    const body = parseJsonBody(AuthTestBody, request.body);
+  const testSchema = {
+    summary: 'Check a username and password (the desktop’s “test connection”)',
+    body: AuthTestBody,
+    response: { 200: StatusAnswer('ok'), ...signInRefusals },
+  };
+  app.post('/api/auth/test', { ...signIn, schema: testSchema }, async (request) => {
+    const { body } = request;
     if (!body.username || !body.password) throw badRequest('username and password required');
     limiter.check('auth-test', request.ip);
     await devices.checkPassword(body.username, body.password, request.ip);
     return { status: 'ok' };
   });
 
-  await app.register(async (scoped) => {
+  const deviceRefusals = refusals({
+    401: 'unauthorized: no, unknown or revoked device token',
+    403: 'forbidden: the account is blocked',
+  });
+  await app.register(async (plain) => {
+    const scoped = plain.withTypeProvider<ZodTypeProvider>();
     scoped.decorateRequest('device', null);
     // Authenticated before the body is read, like the sync routes.
     scoped.addHook('onRequest', authenticateDevice);
 
-    scoped.get('/api/client/me', async (request) => {
+    const meSchema = {
+      summary: 'The device’s own identity',
+      security: DEVICE_TOKEN,
+      response: { 200: MeAnswer, ...deviceRefusals },
+    };
+    scoped.get('/api/client/me', { schema: meSchema }, async (request) => {
       const device = request.device!;
       return {
         device_id: device.deviceId,
@@ -123,22 +152,41 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       };
     });
 
-    scoped.post('/api/client/revoke-device', { bodyLimit }, async (request) => {
-      const device = request.device!;
-      const body = parseJsonBody(RevokeDeviceBody, request.body);
-      if (!body.device_id || !body.password) throw badRequest('device_id and password required');
-      limiter.check('auth-test', request.ip);
-      if (!(await devices.passwordMatches(device.userId, body.password, request.ip))) {
-        throw new AppError(403, 'forbidden', 'wrong password');
-      }
-      devices.revoke(
-        body.device_id,
-        device.userId,
-        'user',
-        requestMeta(request, `device:${device.deviceId}`),
-      );
-      return { status: 'revoked' };
-    });
+    const revokeSchema = {
+      summary: 'Revoke one of the account’s devices (password required)',
+      security: DEVICE_TOKEN,
+      body: RevokeDeviceBody,
+      response: {
+        200: StatusAnswer('revoked'),
+        ...refusals({
+          400: 'invalid_json, invalid_request: device_id and password required',
+          401: 'unauthorized',
+          403: 'forbidden: wrong password, or the device is another user’s',
+          404: 'not_found: no such device',
+          429: 'rate_limited',
+        }),
+      },
+    };
+    scoped.post(
+      '/api/client/revoke-device',
+      { bodyLimit, schema: revokeSchema },
+      async (request) => {
+        const device = request.device!;
+        const { body } = request;
+        if (!body.device_id || !body.password) throw badRequest('device_id and password required');
+        limiter.check('auth-test', request.ip);
+        if (!(await devices.passwordMatches(device.userId, body.password, request.ip))) {
+          throw new AppError(403, 'forbidden', 'wrong password');
+        }
+        devices.revoke(
+          body.device_id,
+          device.userId,
+          'user',
+          requestMeta(request, `device:${device.deviceId}`),
+        );
+        return { status: 'revoked' };
+      },
+    );
 
     // The desktop sends an empty body here; this route alone ignores its body. It is read
     // through fastify's own reader, the one that holds a body to the route's limit.
@@ -147,7 +195,14 @@ export async function clientRoutes(app: FastifyInstance, deps: ClientRouteDeps) 
       ignoringBody.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) =>
         done(null, undefined),
       );
-      const ignored = { bodyLimit: IGNORED_BODY_LIMIT };
+      const ignored = {
+        bodyLimit: IGNORED_BODY_LIMIT,
+        schema: {
+          summary: 'Revoke this device (any body is ignored)',
+          security: DEVICE_TOKEN,
+          response: { 200: StatusAnswer('revoked'), ...deviceRefusals },
+        },
+      };
       ignoringBody.post('/api/client/revoke-current', ignored, async (request) => {
         const device = request.device!;
         devices.revoke(

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { readEpoch, readSchemaVersion, type Sqlite } from '../../log/index.js';
 import type { LogSinkStats } from '../../logger-sink.js';
 import type { BuildInfo } from '../../version.js';
 import { wireTime } from '../body.js';
+import { refusals } from '../openapi/answers.js';
 
 export interface HealthDeps {
   readonly db: Sqlite;
@@ -66,7 +68,7 @@ export function checkHealth(deps: HealthDeps) {
   const ok = reasons.length === 0;
   return {
     status: ok ? 'ok' : 'degraded',
-    httpStatus: ok ? 200 : 503,
+    httpStatus: ok ? (200 as const) : (503 as const),
     body: {
       status: ok ? 'ok' : 'degraded',
       version: deps.build.version,
@@ -88,12 +90,46 @@ export function checkHealth(deps: HealthDeps) {
   };
 }
 
+const HealthAnswer = z.object({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string(),
+  build_commit: z.string(),
+  uptime_seconds: z.number().int(),
+  database_reachable: z.boolean(),
+  database_writable: z.boolean(),
+  blob_storage_writable: z.boolean(),
+  degraded_reasons: z.array(z.string()),
+  log_lines_dropped: z.number().int(),
+  checkpoint_worker_failures: z.number().int(),
+  schema_version: z.number().int(),
+  log_epoch: z.string().describe('Changes when the server is restored from a backup'),
+  server_time: z.string(),
+});
+const LiveAnswer = z.object({ status: z.literal('ok'), server_time: z.string() });
+
 export async function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
+  const healthSchema = {
+    summary: 'Health: the database and blob storage checked',
+    response: {
+      200: HealthAnswer.describe('Healthy'),
+      503: HealthAnswer.describe(
+        'Degraded: the failing checks are false, named in degraded_reasons',
+      ),
+      ...refusals({}),
+    },
+  };
   for (const url of ['/api/v1/health', '/readyz']) {
-    app.get(url, async (_request, reply) => {
+    app.get(url, { schema: healthSchema }, async (_request, reply) => {
       const result = checkHealth(deps);
       return reply.code(result.httpStatus).send(result.body);
     });
   }
-  app.get('/livez', async () => ({ status: 'ok', server_time: serverTime(deps.clock) }));
+  const liveSchema = {
+    summary: 'Liveness: answers while the process serves, no checks',
+    response: { 200: LiveAnswer, ...refusals({}) },
+  };
+  app.get('/livez', { schema: liveSchema }, async () => ({
+    status: 'ok',
+    server_time: serverTime(deps.clock),
+  }));
 }

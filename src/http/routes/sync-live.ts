@@ -6,6 +6,8 @@ import { watchVaultHeads } from '../../live/vault-heads.js';
 import { vaultStream } from '../../log/streams.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime.js';
+import { z } from 'zod';
+import { DEVICE_TOKEN, refusals } from '../openapi/answers.js';
 
 export type LiveRouteDeps = Pick<Runtime, 'bus' | 'config' | 'sync'> & {
   /** Counts the open streams and waiters when the server has metrics. */
@@ -78,7 +80,24 @@ export function liveSyncRoutes(app: FastifyInstance, deps: LiveRouteDeps) {
   });
 
   // No HEAD twin: it would run the handler and hold an endless answer open for nothing.
-  app.get('/api/v1/sync/events', { bodyLimit: 1, exposeHeadRoute: false }, (request, reply) => {
+  const eventsSchema = {
+    summary: 'Server-Sent Events: the vault’s head whenever it moves (then pull)',
+    security: DEVICE_TOKEN,
+    response: {
+      200: {
+        description:
+          'An endless stream: `event: head`, `id: <N>`, `data: {"server_sequence": N}`; a comment heartbeat every 25 s. `Last-Event-ID` below the head gets one event at once.',
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+      ...refusals({
+        401: 'unauthorized: no, unknown or revoked device token',
+        403: 'forbidden: the account is blocked',
+        503: 'too_many_streams (Retry-After)',
+      }),
+    },
+  };
+  const events = { bodyLimit: 1, exposeHeadRoute: false, schema: eventsSchema };
+  app.get('/api/v1/sync/events', events, (request, reply) => {
     const device = request.device!;
     const owner = { deviceId: device.deviceId, userId: device.userId };
     const out = new PassThrough();

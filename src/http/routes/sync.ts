@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseJsonBody, requestMeta } from '../body.js';
+import { requestMeta, sendJsonText } from '../body.js';
 import { createDeviceAuthenticator } from '../device-auth.js';
-import { validatePush } from '../push-input.js';
+import { DEVICE_TOKEN, refusals } from '../openapi/answers.js';
+import { PullAnswer, PullBody, PushAnswer, PushBody } from '../openapi/desktop-schemas.js';
+import { validateWith } from '../openapi/validation.js';
+import { validatePush, type PushInput } from '../push-input.js';
 import { liveSyncRoutes, waitMsOf, type LiveRouteDeps } from './sync-live.js';
 
 export type SyncRouteDeps = Pick<
@@ -13,20 +16,13 @@ export type SyncRouteDeps = Pick<
 > &
   Pick<LiveRouteDeps, 'metrics'>;
 
-const PullBody = z.object({
-  since_sequence: z.number().int().default(0),
-  page_limit: z.number().int().default(0),
-  wait_ms: z.number().int().optional(),
-});
-
 /** What sync.pull answers when no op follows the cursor (its exact tail). */
 const EMPTY_PAGE_END = '"ops":[]}';
 
-const json = 'application/json; charset=utf-8';
-
 /** CONTRACT.md §4.6–4.7: the desktop's push and pull. */
-export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
+export async function syncRoutes(fastify: FastifyInstance, deps: SyncRouteDeps) {
   const { sync, config } = deps;
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.decorateRequest('device', null);
   // onRequest runs before the body is read: an anonymous client gets its 401 without
   // having a push body of up to max_push_body buffered and parsed.
@@ -39,22 +35,52 @@ export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
       bodyLimit: config.limits.max_push_body,
       // The desktop halves its batch only on this code (CONTRACT.md §17.3).
       config: { tooLargeCode: 'too_many_operations' },
+      schema: {
+        summary: 'Push operations (idempotent, deduplicated by op_id)',
+        security: DEVICE_TOKEN,
+        body: PushBody,
+        response: {
+          200: PushAnswer,
+          ...refusals({
+            400: 'invalid_json, field_too_long, invalid_operation, invalid_payload, inline_binary_forbidden, invalid_blob_reference, blob_not_owned',
+            401: 'unauthorized: no, unknown or revoked device token',
+            403: 'forbidden: the account is blocked',
+            413: 'too_many_operations, payload_too_large',
+          }),
+        },
+      },
+      // Hand-written for the hot path and the contract's per-field codes and order.
+      validatorCompiler: validateWith((body) => validatePush(body, config.limits)),
     },
     async (request, reply) => {
       const device = request.device!;
-      const input = validatePush(request.body, config.limits);
+      const input = request.body as unknown as PushInput;
       const answer = await sync.push(
         { userId: device.userId, vaultId: device.vaultId, deviceId: device.deviceId },
         input,
         requestMeta(request, `device:${device.deviceId}`),
       );
-      return reply.type(json).send(`${answer}\n`);
+      return sendJsonText(reply, answer);
     },
   );
 
-  app.post('/api/v1/sync/pull', async (request, reply) => {
+  const pullSchema = {
+    summary: 'Pull the operations after a sequence, a page at a time',
+    security: DEVICE_TOKEN,
+    body: PullBody,
+    response: {
+      200: PullAnswer,
+      ...refusals({
+        400: 'invalid_json, invalid_request: negative sequence, page_limit or wait_ms',
+        401: 'unauthorized',
+        403: 'forbidden',
+        409: 'cursor_ahead: the cursor lies past this log (a restored server)',
+      }),
+    },
+  };
+  app.post('/api/v1/sync/pull', { schema: pullSchema }, async (request, reply) => {
     const device = request.device!;
-    const body = parseJsonBody(PullBody, request.body);
+    const { body } = request;
     if (body.since_sequence < 0 || body.page_limit < 0) {
       throw new AppError(400, 'invalid_request', 'sequence and page_limit must be non-negative');
     }
@@ -69,6 +95,6 @@ export async function syncRoutes(app: FastifyInstance, deps: SyncRouteDeps) {
         page = sync.pull(scope, body.since_sequence, body.page_limit);
       }
     }
-    return reply.type(json).send(`${page}\n`);
+    return sendJsonText(reply, page);
   });
 }
