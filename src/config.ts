@@ -2,7 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { fsyncPath } from './backup/fsync.js';
+import { fsyncPath } from './fsync.js';
 
 const MiB = 1024 * 1024;
 

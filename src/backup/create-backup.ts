@@ -19,7 +19,7 @@ import { databaseFileOf } from '../runtime.js';
 import { secretKeyFileOf } from '../security/secret-box.js';
 import { readBuildInfo } from '../version.js';
 import { tarBytesOf, writeTarGz } from './archive-write.js';
-import { fsyncParent } from './fsync.js';
+import { fsyncParent } from '../fsync.js';
 import { memoryScratchDir, removeStaleScratch } from './memory-scratch.js';
 import {
   blobArchivePath,

@@ -26,7 +26,7 @@ import { anchorKeySourceOf } from '../log/anchor-key.js';
 import { replayProjections } from '../projections/rebuild.js';
 import { databaseFileOf, openRuntime } from '../runtime.js';
 import { unpackVerified } from './archive-read.js';
-import { fsyncParent, fsyncPath } from './fsync.js';
+import { fsyncParent, fsyncPath } from '../fsync.js';
 import type { Manifest } from './manifest.js';
 
 /**

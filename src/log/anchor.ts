@@ -3,7 +3,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { fsyncParent, fsyncPath } from '../backup/fsync.js';
+import { fsyncParent, fsyncPath } from '../fsync.js';
 
 /** Beside server.db: what an attacker holding only the database cannot forge or roll forward. */
 export const ANCHOR_FILE = 'log-anchor.json';

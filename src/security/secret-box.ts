@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncParent, fsyncPath } from '../backup/fsync.js';
+import { fsyncParent, fsyncPath } from '../fsync.js';
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
