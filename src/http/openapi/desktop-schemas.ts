@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConflictSchema, WireOpSchema } from '../../log/events/vault-events.js';
 import { WireTime } from './answers.js';
 
 /**
@@ -68,18 +69,10 @@ export const PushBody = z.object({
   ops: z.array(PushOp).optional().describe('At most max_push_operations (100)'),
 });
 
-const Conflict = z.object({
-  op_id: z.string(),
-  device_id: z.string(),
-  op_type: z.string(),
-  server_sequence: z.number().int(),
-  entity_type: z.string(),
-  entity_id: z.string(),
-});
 export const PushAnswer = z.object({
   accepted: z.array(z.string()).nullable(),
   count: z.number().int(),
-  conflicts: z.array(Conflict).nullable(),
+  conflicts: z.array(ConflictSchema).nullable(),
   rejected: z
     .array(z.object({ op_id: z.string(), reason: z.string() }))
     .nullable()
@@ -96,16 +89,8 @@ export const PullBody = z.object({
     .optional()
     .describe('0–30,000: an empty page waits this long for the vault to move (long-poll)'),
 });
-const PulledOp = z.object({
-  server_sequence: z.number().int(),
-  op_id: z.string(),
-  device_id: z.string(),
-  entity_type: z.string(),
-  entity_id: z.string(),
-  op_type: z.string(),
-  payload_json: z.string(),
-  created_at: z.string(),
-});
+// The feed serves the stored op (the event's own schema) behind its sequence.
+const PulledOp = z.object({ server_sequence: z.number().int(), ...WireOpSchema.shape });
 export const PullAnswer = z.object({
   server_sequence: z.number().int(),
   page_last_sequence: z.number().int(),
