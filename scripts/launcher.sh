@@ -12,6 +12,7 @@ if [ -z "$node" ] && [ -r "$app/node-path" ]; then
 fi
 # glibc gives threads that allocate (V8's compiler and GC helpers, the WAL checkpointer, the
 # libuv pool) arenas of their own, each keeping the pages it touched; two arenas keep some
-# 5 MiB of the server's RSS off (issue 9, small VPS). An operator's own value wins.
+# 3–5 MiB of the server's RSS off, also after the idle trim (src/malloc-trim.ts; issue 9, small
+# VPS). An operator's own value wins.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec "${node:-node}" "$app/build/bin/verstak-sync-server" "$@"

@@ -19,9 +19,10 @@ export const SERVER_HEAP_FLAGS = ['--semi-space-growth-factor=1', '--heap-growin
  * pull paths cost measurably more CPU (objects of requests in flight are promoted, and the old
  * generation is collected more often). 2 × 8 MiB costs a page of 1000 ops some 23% less
  * server CPU than 2 × 4 (sync bench, median of 3 alternating runs each: 2343 against 3035
- * µs), but once grown V8 keeps it for good: no collection of this V8 (Node 20) called from
- * JavaScript shrinks it at rest, so it would cost every server that once saw a load 8 MiB
- * more resident, and 9–17 MiB more at its peak.
+ * µs). Once grown, V8 keeps it through the load and gives it back only in a full collection
+ * that sees a low allocation rate, which the idle reclaimer arranges at rest
+ * (idle-memory.ts, SAMPLE_WINDOW_MS); the cap bounds what it costs at the peak (2 × 16 MiB
+ * cost 9–17 MiB more there).
  */
 export const YOUNG_GENERATION_CAP_MIB = 8;
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 /** A `Vm*` field of /proc/PID/status in MiB (one decimal); undefined once the process is gone. */
 export function procStatusMiB(
   pid: number | undefined,
-  field: 'VmRSS' | 'VmHWM',
+  field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile',
 ): number | undefined {
   if (pid === undefined) return undefined;
   try {
@@ -23,4 +23,14 @@ export function procStatusMiB(
 export async function restingRssMiB(pid: number | undefined, restMs: number) {
   await new Promise((r) => setTimeout(r, restMs));
   return procStatusMiB(pid, 'VmRSS');
+}
+
+/**
+ * The anonymous part of the server's RSS (RssAnon): its heaps, V8's and malloc's, which only
+ * the server can shrink. The rest (RssFile) is pages of the node binary and its libraries,
+ * the same for any node process that ran as much code, and dropped by the kernel under
+ * memory pressure.
+ */
+export function anonRssMiB(pid: number | undefined) {
+  return procStatusMiB(pid, 'RssAnon');
 }

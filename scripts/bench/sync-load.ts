@@ -8,7 +8,7 @@ import { openRuntime } from '../../src/runtime.js';
 import { createHttpClient, percentile } from './http-client.js';
 import { allowStreams, openStream, pairOneVaultEach, seedHasher } from './live-streams.js';
 import { processCpuNs, pullOnce, pullPasses } from './pull-load.js';
-import { procStatusMiB, restingRssMiB } from './server-memory.js';
+import { anonRssMiB, procStatusMiB, restingRssMiB } from './server-memory.js';
 
 const PASSWORD = 'bench-password-123';
 
@@ -44,6 +44,12 @@ export interface SyncLoadFigures {
     readonly beforeLoad?: number;
     readonly afterLoad?: number;
     /** Read `settleMs` after `afterLoad`, when asked for. */
+    readonly settledAfterLoad?: number;
+  };
+  /** The anonymous part (RssAnon) of each resting reading above. */
+  readonly serverRestingAnonMiB: {
+    readonly beforeLoad?: number;
+    readonly afterLoad?: number;
     readonly settledAfterLoad?: number;
   };
   /** The server's peak RSS over its whole life (VmHWM), in MiB. */
@@ -237,6 +243,7 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     if (first.ops !== 0 || first.hasMore) throw new Error('the empty vault pulled ops');
     const pid = server.child.pid!;
     const restingBefore = await restingRssMiB(pid, opts.restMs ?? 0);
+    const anonBefore = anonRssMiB(pid);
     const cpu0 = processCpuNs(pid);
     const pushed = await pushPhase(server.baseUrl, tokens, opts);
     const cpu1 = processCpuNs(pid);
@@ -248,7 +255,9 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
     }
     const rssAfterLoad = serverRssMiB(server.child);
     const restingAfter = await restingRssMiB(pid, opts.restMs ?? 0);
+    const anonAfter = anonRssMiB(pid);
     const settledAfter = opts.settleMs ? await restingRssMiB(pid, opts.settleMs) : undefined;
+    const anonSettled = opts.settleMs ? anonRssMiB(pid) : undefined;
     figures = {
       pushOpsPerSec: Math.round(pushed.opsPerSec),
       pushP50Ms: Number(pushed.p50.toFixed(1)),
@@ -271,6 +280,11 @@ export async function runSyncLoad(binary: string, opts: SyncLoadOptions): Promis
         beforeLoad: restingBefore,
         afterLoad: restingAfter,
         settledAfterLoad: settledAfter,
+      },
+      serverRestingAnonMiB: {
+        beforeLoad: anonBefore,
+        afterLoad: anonAfter,
+        settledAfterLoad: anonSettled,
       },
       serverPeakRssMiB: procStatusMiB(pid, 'VmHWM'),
       pushCpuUsPerOp:

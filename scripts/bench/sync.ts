@@ -15,8 +15,9 @@ const MEMORY_GOAL_MIB = { resting: 80, peak: 150 };
 /** Idle time before a resting RSS is read: V8's memory reducer starts 8 s after activity. */
 const REST_MS = 10_000;
 /**
- * A further wait before the settled reading after the load: V8 gives the young generation
- * back only when its memory reducer runs, some 10–15 s after the last request.
+ * A further wait before the settled reading after the load: what the server gives back
+ * later than 10 s after the last request (its idle reclaimer is done after 7.5 s; V8's own
+ * memory reducer runs some 8 s after the reclaimer's collections).
  */
 const SETTLE_MS = 20_000;
 
@@ -129,6 +130,19 @@ async function run(options: BenchOptions): Promise<SectionResult> {
       share: '',
     },
     {
+      what: `of which anonymous (the server's own heaps): started / after the load / ${(REST_MS + SETTLE_MS) / 1000} s after`,
+      ours: [
+        load.serverRestingAnonMiB.beforeLoad,
+        load.serverRestingAnonMiB.afterLoad,
+        load.serverRestingAnonMiB.settledAfterLoad,
+      ]
+        .map((v) => v ?? 'n/a')
+        .join(' / '),
+      original: '',
+      ceiling: '',
+      share: '',
+    },
+    {
       what: 'server RSS MiB right after push+pull',
       ours: load.serverRssMiB,
       original: '',
@@ -157,6 +171,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
         ? [`pull figures: median of ${pullPasses} passes over the whole vault`]
         : []),
       `server RSS at rest: read after ${REST_MS / 1000} s without requests, once started (before any push) and after the pull passes; peak: VmHWM of /proc/PID/status, the most the process ever held`,
+      "anonymous: RssAnon of /proc/PID/status, V8's and malloc's heaps; the rest of the RSS is file-backed pages of the node binary and its libraries (some 34 MiB for a bare node, 46–47 MiB once the server's code has run), shared with other node processes and dropped by the kernel under memory pressure",
       'pull CPU per page: all threads of the server process (/proc schedstat) and of this process, over the pull passes; steadier than ops/s when the machine is shared',
       ...(options.server ? [`server: ${options.server}`] : []),
       ...(process.env.VSS_BENCH_LISTENERS

@@ -7,6 +7,7 @@ import { createIdleReclaimer, SERVER_SQLITE_CACHE_KIB } from '../idle-memory.js'
 import { createLogger } from '../logger.js';
 import { createLogSink } from '../logger-sink.js';
 import { createMailer } from '../mail/mailer.js';
+import { createMallocTrim } from '../malloc-trim.js';
 import { startMetricsListener, type MetricsListener } from '../metrics/exposure.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { checkDatabaseAtStartup } from '../log/startup-check.js';
@@ -107,7 +108,14 @@ export async function serve(opts: ServeOptions): Promise<void> {
   // Requests being handled; connections without one (idle, or still sending headers) are
   // cut at shutdown instead of holding it for the whole drain time.
   let inFlight = 0;
-  const reclaimer = createIdleReclaimer();
+  const trimMalloc = createMallocTrim();
+  const reclaimer = createIdleReclaimer({
+    release: () => {
+      // The serving connection's page cache: refilled from the OS's file cache when needed.
+      runtime.db.pragma('shrink_memory');
+      trimMalloc?.();
+    },
+  });
   app.addHook('onRequest', async (_request, reply) => {
     reclaimer.activity();
     inFlight += 1;
