@@ -61,6 +61,8 @@ export interface EventStore {
   /** Raw rows with seq > afterSeq, for verification and operator tools. */
   readRows(afterSeq: number, limit: number): EventRow[];
   decode(row: EventRow): RecordedEvent;
+  /** What `decode` reads data with: a replay's reader (projections/log-reader.ts) decodes alike. */
+  readonly catalogue: Catalogue;
 }
 
 export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
@@ -194,5 +196,6 @@ export function createEventStore(db: Sqlite, catalogue: Catalogue): EventStore {
       (streamStmt.all(stream, afterVersion) as EventRow[]).map(decode),
     readRows: (afterSeq, limit) => rangeStmt.all(afterSeq, limit) as EventRow[],
     decode,
+    catalogue,
   };
 }

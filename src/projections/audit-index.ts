@@ -117,6 +117,34 @@ function forgetErased(db: Sqlite, ranges: readonly SeqRange[]) {
   }
 }
 
+// Rows per INSERT of a bulk rebuild, of 5 parameters each.
+const BULK_ROWS = 64;
+const ROW_WIDTH = 5;
+const INSERT_BULK = `INSERT INTO audit_index (seq, type, user_id, device_id, severity) VALUES ${Array.from(
+  { length: BULK_ROWS },
+  () => '(?, ?, ?, ?, ?)',
+).join(', ')}`;
+
+/**
+ * A bulk rebuild's rows not yet written (Projection.bulk), as insert parameters: one row
+ * per event of the log but the sync traffic, a million single-row upserts for a million
+ * registrations. A rebuild from seq 0 applies each seq once, so a plain INSERT adds what the
+ * upsert would; UserDeleted writes them before it reads the rows back (forgetErased).
+ */
+const bulkRows = new WeakMap<Sqlite, unknown[]>();
+
+function writeBulkRows(db: Sqlite, pending: unknown[]): void {
+  const chunk = BULK_ROWS * ROW_WIDTH;
+  let at = 0;
+  for (; at + chunk <= pending.length; at += chunk) {
+    prepared(db, INSERT_BULK).run(pending.slice(at, at + chunk));
+  }
+  for (; at < pending.length; at += ROW_WIDTH) {
+    upsert(db).run(pending.slice(at, at + ROW_WIDTH));
+  }
+  pending.length = 0;
+}
+
 export const auditIndexProjection: Projection = {
   name: 'audit_index',
   version: 1,
@@ -133,6 +161,16 @@ export const auditIndexProjection: Projection = {
     ...(CATALOGUE.types.filter((t) => !SYNC_TRAFFIC.includes(t)) as EventType[]),
     'EventRedacted',
   ],
+  bulk: {
+    begin(db) {
+      bulkRows.set(db, []);
+    },
+    end(db) {
+      const pending = bulkRows.get(db);
+      bulkRows.delete(db);
+      if (pending) writeBulkRows(db, pending);
+    },
+  },
   init(db) {
     db.exec(DDL);
   },
@@ -142,7 +180,15 @@ export const auditIndexProjection: Projection = {
     if (SYNC_TRAFFIC.includes(type)) return;
     const data = erased ? undefined : event.data;
     const { userId, deviceId } = subjectsOf(event.stream, data);
-    upsert(db).run(event.seq, type, userId, deviceId, severityOf(type, data));
+    const pending = bulkRows.get(db);
+    if (pending) {
+      pending.push(event.seq, type, userId, deviceId, severityOf(type, data));
+      if (pending.length >= BULK_ROWS * ROW_WIDTH || event.type === 'UserDeleted') {
+        writeBulkRows(db, pending);
+      }
+    } else {
+      upsert(db).run(event.seq, type, userId, deviceId, severityOf(type, data));
+    }
     if (event.type === 'UserDeleted') forgetErased(db, event.data.redacted);
   },
 };

@@ -137,6 +137,8 @@ CREATE TABLE IF NOT EXISTS push_answers (
 ) STRICT;
 `;
 
+const OP_COLUMNS = ['seq', 'vault', 'op_id', 'entity_type', 'entity_id', 'op_type', 'path'];
+
 // Pushes are the hot path: these run once per op, so they are plain SQL prepared once per
 // database instead of being rebuilt by the query builder each time.
 const prepare = (db: Sqlite) => ({
@@ -242,6 +244,44 @@ function vaultRow(s: VaultStatements, stream: string, at: string): VaultState {
   return { id: Number(s.insertVault.run(userId, vaultId, at, at).lastInsertRowid), barrier_seq: 0 };
 }
 
+// Rows per multi-row INSERT of a bulk rebuild: 7 × 64 parameters, well under SQLite's limit.
+const BULK_ROWS = 64;
+
+/**
+ * Rows of one table collected during a bulk rebuild and inserted BULK_ROWS at a time: a
+ * replay of a million pushed ops ran two million single-row statements, each paying its
+ * own call, bind and step. `flush` returns the rows inserted (ON CONFLICT DO NOTHING may
+ * skip some, as the single-row statement would, since the rows go in their order).
+ */
+function rowBuffer(db: Sqlite, table: string, columns: readonly string[]) {
+  const values = (n: number) =>
+    Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
+  const sql = (n: number) =>
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values(n)} ON CONFLICT DO NOTHING`;
+  const many = prepared(db, sql(BULK_ROWS));
+  const one = prepared(db, sql(1));
+  const width = columns.length;
+  let pending: unknown[] = [];
+  return {
+    push(...row: unknown[]) {
+      for (const v of row) pending.push(v);
+    },
+    flush(): number {
+      let changes = 0;
+      let at = 0;
+      const chunk = BULK_ROWS * width;
+      for (; at + chunk <= pending.length; at += chunk) {
+        changes += many.run(pending.slice(at, at + chunk)).changes;
+      }
+      for (; at < pending.length; at += width) {
+        changes += one.run(pending.slice(at, at + width)).changes;
+      }
+      pending = [];
+      return changes;
+    },
+  };
+}
+
 type VaultEvent = RecordedEvent<EventOfType<'OperationPushed' | 'PushAnswered' | 'EventRedacted'>>;
 const isVaultEventType = (type: string) => type === 'OperationPushed' || type === 'PushAnswered';
 /**
@@ -252,6 +292,9 @@ const isVaultEventType = (type: string) => type === 'OperationPushed' || type ==
 function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   const s = prepare(db);
   const heads = bulkHeads.get(db);
+  // Only in a bulk rebuild: a live push keeps its statements as they were.
+  const opRows = heads && rowBuffer(db, 'vault_ops', OP_COLUMNS);
+  const supersededRows = heads && rowBuffer(db, 'superseded_ops', ['seq', 'vault']);
   let stream = '';
   let vault: VaultState = { id: 0, barrier_seq: 0 };
   let added = 0;
@@ -260,6 +303,9 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
   const tally = syncTally(s);
   let newestAt = '';
   const advance = () => {
+    // The vault's ops are in before its count moves (the triggers read op_count only).
+    if (opRows) added += opRows.flush();
+    supersededRows?.flush();
     if (last && added > 0) {
       s.advanceVault.run(
         added,
@@ -298,7 +344,7 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
     }
     const d = event.data.op;
     const path = isPathOp(d.entity_type) ? opPath(d.entity_id, d.payload_json) : d.entity_id;
-    const inserted = s.insertOp.run(
+    const row = [
       event.seq,
       vault.id,
       d.op_id,
@@ -306,10 +352,14 @@ function applyVaultEvents(db: Sqlite, events: readonly RecordedEvent[]): void {
       d.entity_id,
       d.op_type,
       path === d.entity_id ? null : path,
-    ).changes;
+    ];
+    let inserted = 0;
+    if (opRows) opRows.push(...row);
+    else inserted = s.insertOp.run(...row).changes;
     const found = path === d.entity_id ? supersession(db, vault, d, event.seq, heads) : NONE;
     for (const earlier of found.superseded) {
-      s.insertSuperseded.run(earlier, vault.id);
+      if (supersededRows) supersededRows.push(earlier, vault.id);
+      else s.insertSuperseded.run(earlier, vault.id);
       superseded = Math.max(superseded, earlier);
     }
     if (isRelocation(d.entity_type, d.op_type)) {
