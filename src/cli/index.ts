@@ -11,6 +11,8 @@ import { settingsCommand } from './settings.js';
 import { userCommand } from './user.js';
 import { verifyCommand } from './verify.js';
 
+// Each command here is its name, options and help; what it does is a module of its own that
+// its action imports when it runs, so that a serving process never loads the other commands.
 export function createProgram(): Command {
   const program = new Command('verstak-sync-server')
     .description('Verstak Sync Server: self-hosted sync for the Verstak desktop app')

@@ -1,51 +1,7 @@
 import { Command, Option } from 'commander';
-import { AppError } from '../errors.js';
 import { SMTP_SECURITY } from '../log/index.js';
-import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { readSecretFile } from './options.js';
-import { printJsonLine, printOut } from './output.js';
-import { parsePort } from './smtp-options.js';
-
-interface SettingsSmtpOptions {
-  data?: string;
-  host: string;
-  port: string;
-  security: (typeof SMTP_SECURITY)[number];
-  from: string;
-  publicUrl: string;
-  user?: string;
-  passFile?: string;
-  json?: boolean;
-}
-
-export async function settingsSmtp(opts: SettingsSmtpOptions): Promise<void> {
-  if (opts.passFile !== undefined && !opts.user) throw new Error('--pass-file needs --user');
-  const port = parsePort('--port', opts.port);
-  const password = opts.passFile !== undefined ? readSecretFile(opts.passFile) : undefined;
-  const changed = await withRuntime(opts, (runtime) => {
-    try {
-      return runtime.settings.changeSmtp(
-        {
-          host: opts.host,
-          port,
-          security: opts.security,
-          user: opts.user ?? '',
-          password,
-          from: opts.from,
-          publicUrl: opts.publicUrl,
-        },
-        { actor: 'cli' },
-      );
-    } catch (err) {
-      if (err instanceof AppError) {
-        throw new Error(`cannot change the SMTP settings: ${err.message}`, { cause: err });
-      }
-      throw err;
-    }
-  });
-  if (opts.json) printJsonLine({ changed });
-  else printOut(changed ? 'SMTP settings changed\n' : 'SMTP settings unchanged\n');
-}
+import { DATA_OPTION } from './data-dir.js';
+import type { settingsSmtp } from './settings-smtp-action.js';
 
 export const settingsSmtpCommand = new Command('smtp')
   .description('set how the server sends mail (a running server picks the change up)')
@@ -62,4 +18,6 @@ export const settingsSmtpCommand = new Command('smtp')
   .option('--user <user>', 'SMTP user (no authentication without it)')
   .option('--pass-file <file>', 'read the SMTP password from a file (default: keep the stored one)')
   .option('--json', 'print {"changed": true|false}')
-  .action(settingsSmtp);
+  .action(async (opts: Parameters<typeof settingsSmtp>[0]) =>
+    (await import('./settings-smtp-action.js')).settingsSmtp(opts),
+  );

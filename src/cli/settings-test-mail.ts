@@ -1,32 +1,6 @@
 import { Command, Option } from 'commander';
-import { AppError } from '../errors.js';
-import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { printJsonLine, printOut, text } from './output.js';
-
-interface TestMailOptions {
-  data?: string;
-  to?: string;
-  locale: 'en' | 'ru';
-  json?: boolean;
-}
-
-export async function settingsTestMail(opts: TestMailOptions): Promise<void> {
-  const { mailId, to } = await withRuntime(opts, (runtime) => {
-    try {
-      return runtime.settings.sendTestMail(opts.to, { actor: 'cli' }, opts.locale);
-    } catch (err) {
-      if (err instanceof AppError) {
-        throw new Error(`cannot queue a test mail: ${err.message}`, { cause: err });
-      }
-      throw err;
-    }
-  });
-  if (opts.json) printJsonLine({ mail_id: mailId, to });
-  else
-    printOut(
-      text`queued test mail ${mailId} to ${to}; the running server sends it within seconds (see settings show)\n`,
-    );
-}
+import { DATA_OPTION } from './data-dir.js';
+import type { settingsTestMail } from './settings-test-mail-action.js';
 
 export const settingsTestMailCommand = new Command('test-mail')
   .description('queue a test mail; the running server delivers it with the stored settings')
@@ -36,4 +10,6 @@ export const settingsTestMailCommand = new Command('test-mail')
     new Option('--locale <locale>', 'language of the mail').choices(['en', 'ru']).default('en'),
   )
   .option('--json', 'print {"mail_id": ..., "to": ...}')
-  .action(settingsTestMail);
+  .action(async (opts: Parameters<typeof settingsTestMail>[0]) =>
+    (await import('./settings-test-mail-action.js')).settingsTestMail(opts),
+  );

@@ -1,41 +1,6 @@
 import { Command } from 'commander';
-import { findUserById, findUserByUsername } from '../projections/users.js';
-import type { Runtime } from '../runtime.js';
-import { DATA_OPTION, withRuntime } from './data-dir.js';
-import { printOut, text } from './output.js';
-
-interface UserBlockOptions {
-  data?: string;
-  id?: string;
-  username?: string;
-}
-
-function findTarget(runtime: Runtime, opts: UserBlockOptions) {
-  if ((opts.id === undefined) === (opts.username === undefined)) {
-    throw new Error('name the user with exactly one of --id and --username');
-  }
-  const user =
-    opts.id !== undefined
-      ? findUserById(runtime.db, opts.id)
-      : findUserByUsername(runtime.db, opts.username!);
-  if (!user) {
-    throw new Error(
-      opts.id !== undefined ? `no user with id ${opts.id}` : `no user named ${opts.username}`,
-    );
-  }
-  return user;
-}
-
-const setBlocked = (blocked: boolean) => async (opts: UserBlockOptions) => {
-  const outcome = await withRuntime(opts, (runtime) => {
-    const user = findTarget(runtime, opts);
-    const changed = runtime.users.setBlocked(user.id, blocked, { actor: 'cli' });
-    return { user, changed };
-  });
-  const verb = blocked ? 'blocked' : 'unblocked';
-  const who = text`${outcome.user.username} (id ${outcome.user.id})`;
-  printOut(outcome.changed ? `${verb} user ${who}\n` : `user ${who} was already ${verb}\n`);
-};
+import { DATA_OPTION } from './data-dir.js';
+import type { setBlocked } from './user-block-action.js';
 
 const blockingCommand = (name: 'block' | 'unblock', blocked: boolean, description: string) =>
   new Command(name)
@@ -43,7 +8,9 @@ const blockingCommand = (name: 'block' | 'unblock', blocked: boolean, descriptio
     .option(...DATA_OPTION)
     .option('--id <id>', 'user id')
     .option('--username <name>', 'login name')
-    .action(setBlocked(blocked));
+    .action(async (opts: Parameters<ReturnType<typeof setBlocked>>[0]) =>
+      (await import('./user-block-action.js')).setBlocked(blocked)(opts),
+    );
 
 export const userBlockCommand = blockingCommand('block', true, 'block a user: no logins, no sync');
 export const userUnblockCommand = blockingCommand('unblock', false, 'lift a block');
