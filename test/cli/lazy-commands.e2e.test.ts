@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ensureBuilt, freePort, makeDataDir, makeTempDir, removeTempDirs } from './helpers.js';
+import { ensureBuilt, makeTempDir, removeTempDirs } from './helpers.js';
+import { modulesOfStartedServer } from './server-modules.js';
 
 /**
  * ES modules are not in require.cache: a resolve hook (on node's loader thread) posts every
@@ -30,46 +31,10 @@ process.on('SIGUSR2', () => writeFileSync(process.env.LOADED_OUT, JSON.stringify
 
 const children: ChildProcess[] = [];
 
-async function modulesOfStartedServer(): Promise<string[]> {
-  const dir = makeTempDir('verstak-lazy-cmd-');
-  const hooks = join(dir, 'hooks.mjs');
+function modulesOfServer(): Promise<string[]> {
+  const hooks = join(makeTempDir('verstak-lazy-cmd-'), 'hooks.mjs');
   writeFileSync(hooks, HOOKS);
-  const probe = join(dir, 'probe.mjs');
-  writeFileSync(probe, PROBE(pathToFileURL(hooks).href));
-  const out = join(dir, 'loaded.json');
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--data', makeDataDir(), '--port', String(port)],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        NODE_OPTIONS: `--import ${pathToFileURL(probe).href}`,
-        LOADED_OUT: out,
-      },
-    },
-  );
-  children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/livez`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (i > 200) throw new Error(`server did not start:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGUSR2');
-  for (let i = 0; !existsSync(out); i++) {
-    if (i > 100) throw new Error('the server did not list its modules');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await new Promise((r) => setTimeout(r, 50)); // the write may still be under way
-  return JSON.parse(readFileSync(out, 'utf8')) as string[];
+  return modulesOfStartedServer(PROBE(pathToFileURL(hooks).href), [], children);
 }
 
 describe("the other commands' code is not loaded by a server (issue 9: memory at rest)", () => {
@@ -80,7 +45,7 @@ describe("the other commands' code is not loaded by a server (issue 9: memory at
   afterAll(() => removeTempDirs());
 
   it('loads the command definitions but no action module of another command', async () => {
-    const urls = await modulesOfStartedServer();
+    const urls = await modulesOfServer();
     // The probe sees the server's own modules: without them the test would prove nothing.
     expect(urls.some((u) => u.endsWith('/build/src/cli/serve.js'))).toBe(true);
     expect(urls.some((u) => u.endsWith('/build/src/cli/backup.js'))).toBe(true);
