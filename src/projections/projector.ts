@@ -20,7 +20,10 @@ export interface Projector {
    */
   catchUp(onProgress?: Progress): string[];
   /** Drops and rebuilds all projections from the log. */
-  rebuildAll(onProgress?: Progress, tuning?: RebuildTuning): RebuildTimes;
+  rebuildAll(
+    onProgress?: Progress,
+    tuning?: RebuildTuning,
+  ): RebuildTimes & { readonly unbuilt: readonly DeferredIndex[] };
 }
 
 /** Where a rebuild's time went, for the replay's figures. */
@@ -29,6 +32,14 @@ export interface RebuildTimes {
   readonly loadSeconds: number;
   /** The bulk hooks' ends and the deferred indexes built. */
   readonly indexSeconds: number;
+}
+
+/** A deferred index a rebuild left for its caller to build (RebuildTuning.leaveIndex). */
+export interface DeferredIndex {
+  readonly name: string;
+  readonly table: string;
+  /** The CREATE INDEX statement as sqlite_master holds it. */
+  readonly sql: string;
 }
 
 /** How a rebuild from seq 0 loads; the defaults suit a live database. */
@@ -42,6 +53,11 @@ export interface RebuildTuning {
    * uses, and one that is discarded if the rebuild fails (the hooks' state is then stale).
    */
   readonly bulk?: boolean;
+  /**
+   * With deferIndexes: the deferred indexes this accepts are not built but returned
+   * (`unbuilt`), for the caller to build where the rows end up.
+   */
+  readonly leaveIndex?: (index: DeferredIndex) => boolean;
 }
 
 const BATCH = 5000;
@@ -79,9 +95,9 @@ export function createProjector(
   };
   const byType = byTypeOf(projections);
   const reader = createLogReader(db, store.catalogue);
-  const indexSql = db
-    .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?")
-    .pluck();
+  const indexSql = db.prepare(
+    "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+  );
 
   /**
    * Applies events in seq order. A run of consecutive events that only one projection
@@ -184,11 +200,11 @@ export function createProjector(
         ? projections.flatMap((p) => p.deferredIndexes ?? [])
         : [];
       const recreate = inWriteTransaction(db, () =>
-        deferred.map((name) => {
-          const sql = indexSql.get(name) as string | undefined;
-          if (sql === undefined) throw new Error(`deferred index ${name} does not exist`);
+        deferred.map((name): DeferredIndex => {
+          const row = indexSql.get(name) as { tbl_name: string; sql: string } | undefined;
+          if (row === undefined) throw new Error(`deferred index ${name} does not exist`);
           db.exec(`DROP INDEX "${name}"`);
-          return sql;
+          return { name, table: row.tbl_name, sql: row.sql };
         }),
       );
       const bulk = tuning.bulk ? projections.flatMap((p) => (p.bulk ? [p.bulk] : [])) : [];
@@ -198,13 +214,16 @@ export function createProjector(
       const loadStarted = performance.now();
       feed(projections, 0, onProgress, tuning.batch);
       const indexStarted = performance.now();
+      // Asked once the rows are in: the caller may go by the table's size.
+      const unbuilt = tuning.leaveIndex ? recreate.filter(tuning.leaveIndex) : [];
       inWriteTransaction(db, () => {
         for (const b of bulk) b.end(db);
-        for (const sql of recreate) db.exec(sql);
+        for (const index of recreate) if (!unbuilt.includes(index)) db.exec(index.sql);
       });
       return {
         loadSeconds: (indexStarted - loadStarted) / 1000,
         indexSeconds: (performance.now() - indexStarted) / 1000,
+        unbuilt,
       };
     },
   };

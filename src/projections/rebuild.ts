@@ -14,8 +14,15 @@ import {
 } from '../log/index.js';
 import { compareProjections, quoteIdent, type TableDiff } from './compare.js';
 import type { Projection } from './projection.js';
-import { createProjector, type Progress, type Projector, type RebuildTimes } from './projector.js';
 import {
+  createProjector,
+  type DeferredIndex,
+  type Progress,
+  type Projector,
+  type RebuildTimes,
+} from './projector.js';
+import {
+  buildInScratch,
   lockTimer,
   removeReplayLeftovers,
   renameStaged,
@@ -35,6 +42,12 @@ export interface RebuildOptions {
   readonly projections: readonly Projection[];
   readonly catalogue: Catalogue;
   readonly onProgress?: Progress;
+  /**
+   * Deferred indexes of tables with at least this many rows are left unbuilt in the scratch
+   * (Scratch.unbuiltIndexes): the swap builds them on the staged table, so that their pages
+   * are written once rather than written in the scratch and copied. Undefined: all built.
+   */
+  readonly leaveIndexesFrom?: number;
 }
 
 /** A scratch database holding a copy of the log and projections rebuilt from it. */
@@ -46,6 +59,8 @@ export interface Scratch {
   head: number;
   /** Where the build's time went: the copy of the log, then the rebuild. */
   readonly times: BuildTimes;
+  /** Deferred indexes not built in the scratch (RebuildOptions.leaveIndexesFrom). */
+  readonly unbuiltIndexes: readonly DeferredIndex[];
   close(): void;
 }
 
@@ -164,10 +179,17 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
     );
     // Nobody else opens the scratch, and a failed rebuild discards it: the projections may
     // hold rows in memory and write them at the end (Projection.bulk).
-    const rebuilt = projector.rebuildAll(options.onProgress, {
+    const leaveFrom = options.leaveIndexesFrom;
+    const rowsOf = (table: string) =>
+      db
+        .prepare(`SELECT count(*) FROM ${quoteIdent(table)}`)
+        .pluck()
+        .get() as number;
+    const { unbuilt, ...rebuilt } = projector.rebuildAll(options.onProgress, {
       batch: SCRATCH_BATCH,
       deferIndexes: true,
       bulk: true,
+      leaveIndex: leaveFrom === undefined ? undefined : (index) => rowsOf(index.table) >= leaveFrom,
     });
     return {
       file: scratchFile,
@@ -175,6 +197,7 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
       projector,
       head: lastSeq,
       times: { copySeconds, ...rebuilt },
+      unbuiltIndexes: unbuilt,
       close: () => {
         if (db.open) db.close();
       },
@@ -237,6 +260,7 @@ export function swapIntoLive(
   live: LiveLog,
   stageMinRows = STAGE_MIN_ROWS,
   onStep?: (step: string) => void,
+  unbuiltIndexes: readonly DeferredIndex[] = [],
 ): SwapReport {
   const { db, store, projector } = live;
   const tables = allTables(projector.projections);
@@ -250,9 +274,25 @@ export function swapIntoLive(
     const stagingStarted = performance.now();
     // A killed replay's staged tables, before they take the space of this one's twice.
     removeReplayLeftovers(db, timer, onStep);
-    const staged = stageTables(db, 'replay_scratch', tables, timer, stageMinRows, onStep);
-    const stagingSeconds = (performance.now() - stagingStarted) / 1000;
+    const staged = stageTables(
+      db,
+      'replay_scratch',
+      tables,
+      timer,
+      stageMinRows,
+      onStep,
+      unbuiltIndexes,
+    );
     const stagedNames = new Set(staged.map((s) => s.table));
+    // A table the scratch left indexes to but that was not staged after all (a live table
+    // with triggers, say): built in the scratch, which takes no lock of the live database,
+    // before the swap refills from it.
+    for (const index of unbuiltIndexes) {
+      if (stagedNames.has(index.table)) continue;
+      onStep?.(`building ${index.name} in the scratch`);
+      buildInScratch(db, 'replay_scratch', index);
+    }
+    const stagingSeconds = (performance.now() - stagingStarted) / 1000;
     const rest = tables.filter((t) => !stagedNames.has(t));
     onStep?.('swapping the tables in');
     // Schema edits only when there is something to rename: a small database swaps as before.
@@ -431,10 +471,14 @@ export function replayProjections(live: LiveLog, options: ReplayOptions): Replay
     const scratch = rebuildInto(file, live.db, {
       ...options,
       projections: live.projector.projections,
+      // A check compares rows only; a swap stages the large tables and builds their
+      // deferred indexes there.
+      leaveIndexesFrom: options.check ? undefined : (options.stageMinRows ?? STAGE_MIN_ROWS),
     });
     const rebuildSeconds = (performance.now() - started) / 1000;
     const events = scratch.head;
     const buildTimes = scratch.times;
+    const unbuiltIndexes = scratch.unbuiltIndexes;
     try {
       if (!options.check) catchUpOutsideLock(scratch, live.db);
       if (options.check) {
@@ -448,7 +492,7 @@ export function replayProjections(live: LiveLog, options: ReplayOptions): Replay
       head,
       caughtUp: _caughtUp,
       ...swap
-    } = swapIntoLive(file, live, options.stageMinRows, options.onSwapStep);
+    } = swapIntoLive(file, live, options.stageMinRows, options.onSwapStep, unbuiltIndexes);
     return { events, rebuildSeconds, buildTimes, head, caughtUp: head - events, diffs: [], swap };
   } finally {
     removeScratch(file);

@@ -1,5 +1,6 @@
 import type { Sqlite } from '../log/index.js';
 import { quoteIdent } from './compare.js';
+import type { DeferredIndex } from './projector.js';
 
 /**
  * A replay's large projection tables, moved into the live database without holding its
@@ -13,6 +14,11 @@ import { quoteIdent } from './compare.js';
  * becomes `replay_old_<table>`, the staged one takes its name, and the index names follow.
  * Afterwards the old tables are dropped one b-tree per transaction. The longest lock is now
  * the copy of the largest table (users), which still grows with it.
+ *
+ * A large table's deferred indexes (Projection.deferredIndexes) are not built in the scratch
+ * but here, on the staged table, each CREATE INDEX its own transaction: their pages are
+ * written once, not written in the scratch and then copied, and the copy's lock is the
+ * table's rows alone.
  *
  * Why a server reading and writing meanwhile stays correct:
  * - Until the swap commits, no statement of the server names a staged table, so it reads
@@ -128,10 +134,23 @@ function stagedTableSql(db: Sqlite, scratch: string, table: string): string | un
   return `CREATE TABLE ${quoteIdent(NEW + table)}${sql.slice(m[0].length)}`;
 }
 
+/** `index` created in the attached `scratch` rather than in the live database. */
+export function buildInScratch(db: Sqlite, scratch: string, index: DeferredIndex): void {
+  const m = CREATE_INDEX.exec(index.sql);
+  if (!m || unquote(m[2]!) !== index.name || unquote(m[3]!) !== index.table) {
+    throw new Error(`${index.name}: an index statement the replay cannot build in its scratch`);
+  }
+  db.exec(
+    `${m[1]}${quoteIdent(scratch)}.${quoteIdent(index.name)} ON ${quoteIdent(index.table)}` +
+      index.sql.slice(m[0].length),
+  );
+}
+
 /**
  * Copies the scratch's large tables (attached as `scratch`) into replay_new_* tables of
- * the live database, one table per transaction. Returns the tables staged; the others are left
- * to the swap.
+ * the live database, one table per transaction, then builds there the `unbuiltIndexes` of
+ * each (one per transaction). Returns the tables staged; the others are left to the swap,
+ * their unbuilt indexes too.
  */
 export function stageTables(
   db: Sqlite,
@@ -140,6 +159,7 @@ export function stageTables(
   timer: LockTimer,
   minRows = STAGE_MIN_ROWS,
   onStep: (step: string) => void = () => {},
+  unbuiltIndexes: readonly DeferredIndex[] = [],
 ): StagedTable[] {
   const staged: StagedTable[] = [];
   for (const table of tables) {
@@ -151,15 +171,19 @@ export function stageTables(
       .get();
     if ((rows as number) < minRows) continue;
     const indexes = namedIndexes(db, scratch, table);
+    const toBuild = unbuiltIndexes.filter((i) => i.table === table);
     // Checked again by the swap, under the lock: a server started meanwhile may add one.
     const liveIndexes = namedIndexes(db, 'main', table);
     const stagedSql = indexes.map((i) =>
       renameIndexSql(i.sql, i.name, table, NEW + i.name, NEW + table),
     );
+    const buildSql = toBuild.map((i) =>
+      renameIndexSql(i.sql, i.name, table, NEW + i.name, NEW + table),
+    );
     const oldOk = liveIndexes.every((i) =>
       renameIndexSql(i.sql, i.name, table, OLD + i.name, table),
     );
-    if (stagedSql.includes(undefined) || !oldOk) continue;
+    if (stagedSql.includes(undefined) || buildSql.includes(undefined) || !oldOk) continue;
 
     const target = `main.${quoteIdent(NEW + table)}`;
     onStep(`copying ${table} (${rows as number} rows) beside the live table`);
@@ -175,7 +199,15 @@ export function stageTables(
     timer.write(`copy into ${NEW + table}`, () =>
       db.exec(`INSERT INTO ${target} SELECT * FROM ${scratch}.${quoteIdent(table)}`),
     );
-    staged.push({ table, indexes });
+    // Over the copied rows, one sort each; a server waits for one index at most.
+    toBuild.forEach((index, k) => {
+      onStep(`building ${index.name} on the copied ${table}`);
+      timer.write(`create index ${NEW + index.name}`, () => db.exec(buildSql[k]!));
+    });
+    staged.push({
+      table,
+      indexes: [...indexes, ...toBuild.map(({ name, sql }) => ({ name, sql }))],
+    });
   }
   return staged;
 }
