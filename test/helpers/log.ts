@@ -38,6 +38,30 @@ export const registered = (userId: string, username = `user-${userId}`): DomainE
 
 export const blocked = (userId: string): DomainEvent => ({ type: 'UserBlocked', data: { userId } });
 
+/** A file op pushed by device-1: revision `n` of `path`. */
+export const pushedFileOp = (
+  n: number,
+  opId = `op-${n}`,
+  path = `Notes/${n}.md`,
+  opType = 'update',
+): DomainEvent => ({
+  type: 'OperationPushed',
+  data: {
+    client_sequence: n,
+    last_seen_server_seq: 0,
+    conflicts: [],
+    op: {
+      op_id: opId,
+      device_id: 'device-1',
+      entity_type: 'file',
+      entity_id: path,
+      op_type: opType,
+      payload_json: JSON.stringify({ path, content: `revision ${n}` }),
+      created_at: '2026-12-01T09:00:00Z',
+    },
+  },
+});
+
 /** An event whose data its zod schema refuses. */
 export const malformed = (userId: string): DomainEvent =>
   ({ type: 'UserBlocked', data: { userId: 42, of: userId } }) as unknown as DomainEvent;

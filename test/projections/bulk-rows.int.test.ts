@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inWriteTransaction, type DomainEvent } from '../../src/log/index.js';
 import { createProjector, PROJECTIONS } from '../../src/projections/index.js';
 import { dumpTable } from '../helpers/dump.js';
-import { AT, blocked, META, openLog, registered } from '../helpers/log.js';
+import { AT, blocked, META, openLog, pushedFileOp, registered } from '../helpers/log.js';
 
 // A bulk rebuild writes pushed ops many rows per statement (vaults.ts) and keeps other
 // rows for its end (users' unique indexes, device counts, entity heads): the tables must
@@ -18,24 +18,6 @@ function liveLog() {
     Object.fromEntries(PROJECTIONS.flatMap((p) => p.tables).map((t) => [t, dumpTable(db, t)]));
   return { db, store, projector, record, tables };
 }
-
-const pushed = (n: number, opId: string, path: string, opType = 'update'): DomainEvent => ({
-  type: 'OperationPushed',
-  data: {
-    client_sequence: n,
-    last_seen_server_seq: 0,
-    conflicts: [],
-    op: {
-      op_id: opId,
-      device_id: 'device-1',
-      entity_type: 'file',
-      entity_id: path,
-      op_type: opType,
-      payload_json: JSON.stringify({ path, content: `revision ${n}` }),
-      created_at: '2026-12-01T09:00:00Z',
-    },
-  },
-});
 
 describe('a bulk rebuild with many rows per statement', () => {
   it('gives the live users: 200 registrations with blocks, deletions and a re-registration between them', () => {
@@ -65,7 +47,7 @@ describe('a bulk rebuild with many rows per statement', () => {
     const stream = 'vault/u1/notes';
     const ops = Array.from({ length: 300 }, (_, k) =>
       // Every seventh op repeats an earlier op id: stored once, counted once.
-      pushed(
+      pushedFileOp(
         k,
         `op-${k % 7 === 6 ? k - 3 : k}`,
         `Notes/${k % 11}.md`,
@@ -75,7 +57,7 @@ describe('a bulk rebuild with many rows per statement', () => {
     inWriteTransaction(log.db, () =>
       log.projector.apply(log.store.append([{ stream, events: ops }], META, AT)),
     );
-    log.record(stream, [pushed(300, 'op-300', 'Notes/1.md', 'delete')]);
+    log.record(stream, [pushedFileOp(300, 'op-300', 'Notes/1.md', 'delete')]);
     const live = log.tables();
     expect((live.vault_ops as unknown[]).length).toBeLessThan(301);
     expect((live.superseded_ops as unknown[]).length).toBeGreaterThan(64);

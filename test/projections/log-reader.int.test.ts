@@ -9,31 +9,12 @@ import {
   migrateLog,
   openDatabase,
   redactionMarker,
-  type DomainEvent,
   type Sqlite,
 } from '../../src/log/index.js';
 import { PROJECTIONS } from '../../src/projections/index.js';
 import { createLogReader } from '../../src/projections/log-reader.js';
 import { rebuildInto, scratchFileIn, type Scratch } from '../../src/projections/rebuild.js';
-import { AT, blocked, META, openLog, registered } from '../helpers/log.js';
-
-const pushed = (n: number): DomainEvent => ({
-  type: 'OperationPushed',
-  data: {
-    client_sequence: n,
-    last_seen_server_seq: 0,
-    conflicts: [],
-    op: {
-      op_id: `op-${n}`,
-      device_id: 'device-1',
-      entity_type: 'file',
-      entity_id: `Notes/${n}.md`,
-      op_type: 'create',
-      payload_json: JSON.stringify({ path: `Notes/${n}.md`, content: `note ${n}` }),
-      created_at: '2026-12-01T09:00:00Z',
-    },
-  },
-});
+import { AT, blocked, META, openLog, pushedFileOp, registered } from '../helpers/log.js';
 
 /** A log of several commits of several streams and types, one event erased. */
 function seed(db: Sqlite) {
@@ -42,7 +23,7 @@ function seed(db: Sqlite) {
   store.append(
     [
       { stream: 'user/b', events: [registered('b')] },
-      { stream: 'vault/a/notes', events: [pushed(1), pushed(2), pushed(3)] },
+      { stream: 'vault/a/notes', events: [pushedFileOp(1), pushedFileOp(2), pushedFileOp(3)] },
     ],
     { actor: 'device', ip: '127.0.0.1' },
     new Date('2026-07-11T08:00:00.000Z'),
