@@ -2,21 +2,15 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import {
-  CATALOGUE,
-  createEventStore,
-  inWriteTransaction,
-  migrateLog,
-  openDatabase,
-  type Sqlite,
-} from '../../src/log/index.js';
-import { createProjector, PROJECTIONS } from '../../src/projections/index.js';
+import { CATALOGUE, type Sqlite } from '../../src/log/index.js';
+import { PROJECTIONS } from '../../src/projections/index.js';
 import {
   checkAgainstLive,
   rebuildInto,
   swapIntoLive,
   type LiveLog,
 } from '../../src/projections/rebuild.js';
+import { openLiveLog, seedUsers } from './live-log.js';
 
 // A replay leaves the deferred indexes of its large tables to the swap, which builds them on
 // the staged tables in the live database; a table that is not staged after all gets them
@@ -28,44 +22,9 @@ let live: LiveLog;
 const opened: Sqlite[] = [];
 
 function openLive(): LiveLog {
-  const db = openDatabase(join(dir, 'server.db'));
-  opened.push(db);
-  migrateLog(db, () => 'test-epoch');
-  const store = createEventStore(db, CATALOGUE);
-  return { db, store, projector: createProjector(db, store, PROJECTIONS) };
-}
-
-function seedUsers(target: LiveLog, n: number) {
-  for (let i = 0; i < n; i++) {
-    const userId = `u${i}`;
-    inWriteTransaction(target.db, () =>
-      target.projector.apply(
-        target.store.append(
-          [
-            {
-              stream: `user/${userId}`,
-              events: [
-                {
-                  type: 'UserRegistered',
-                  data: {
-                    userId,
-                    username: `name-${userId}`,
-                    email: `${userId}@example.com`,
-                    passwordHash: `$argon2id$fake-${userId}`,
-                    confirmed: i % 2 === 0,
-                    locale: 'en',
-                    registeredBy: 'operator',
-                  },
-                },
-              ],
-            },
-          ],
-          { actor: 'test' },
-          new Date(),
-        ),
-      ),
-    );
-  }
+  const log = openLiveLog(join(dir, 'server.db'));
+  opened.push(log.db);
+  return log;
 }
 
 const schemaObjects = (db: Sqlite, schema = 'main') =>
@@ -82,6 +41,7 @@ const indexNames = (db: Sqlite, table: string) =>
     .pluck()
     .all(table) as string[];
 
+const USER_IDS = Array.from({ length: 40 }, (_, i) => `u${i}`);
 const USER_INDEXES = PROJECTIONS.find((p) => p.name === 'users')!.deferredIndexes!;
 
 beforeEach(() => {
@@ -112,7 +72,7 @@ const checkedClean = () =>
   ).diffs;
 
 it('builds a staged table’s deferred indexes in the live database, one transaction each, under their own names', () => {
-  seedUsers(live, 40);
+  seedUsers(live, USER_IDS, (i) => i % 2 === 0);
   live.db.exec("UPDATE users SET locale = 'xx' WHERE id = 'u1'");
   const before = schemaObjects(live.db);
 
@@ -141,7 +101,7 @@ it('builds a staged table’s deferred indexes in the live database, one transac
 });
 
 it('builds them in the scratch when the table is not staged after all, and refills the live table', () => {
-  seedUsers(live, 40);
+  seedUsers(live, USER_IDS, (i) => i % 2 === 0);
   live.db.exec("UPDATE users SET locale = 'xx' WHERE id = 'u1'");
   const before = schemaObjects(live.db);
 

@@ -2,16 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import {
-  CATALOGUE,
-  createEventStore,
-  inWriteTransaction,
-  migrateLog,
-  openDatabase,
-  type DomainEvent,
-  type Sqlite,
-} from '../../src/log/index.js';
-import { createProjector, PROJECTIONS } from '../../src/projections/index.js';
+import { CATALOGUE, inWriteTransaction, type Sqlite } from '../../src/log/index.js';
+import { PROJECTIONS } from '../../src/projections/index.js';
 import {
   checkAgainstLive,
   rebuildInto,
@@ -26,6 +18,7 @@ import {
   stageTables,
   withSchemaEdits,
 } from '../../src/projections/staged-swap.js';
+import { openLiveLog, seedUsers } from './live-log.js';
 
 // Staging normally starts at 20,000 rows; 1 stages every table that can be staged.
 const STAGE_ALL = 1;
@@ -35,38 +28,9 @@ let live: LiveLog;
 const opened: Sqlite[] = [];
 
 function openLive(): LiveLog {
-  const db = openDatabase(join(dir, 'server.db'));
-  opened.push(db);
-  migrateLog(db, () => 'test-epoch');
-  const store = createEventStore(db, CATALOGUE);
-  return { db, store, projector: createProjector(db, store, PROJECTIONS) };
-}
-
-const registered = (userId: string): DomainEvent => ({
-  type: 'UserRegistered',
-  data: {
-    userId,
-    username: `name-${userId}`,
-    email: `${userId}@example.com`,
-    passwordHash: `$argon2id$fake-${userId}`,
-    confirmed: false,
-    locale: 'en',
-    registeredBy: 'operator',
-  },
-});
-
-function seedUsers(target: LiveLog, ids: string[]) {
-  for (const id of ids) {
-    inWriteTransaction(target.db, () =>
-      target.projector.apply(
-        target.store.append(
-          [{ stream: `user/${id}`, events: [registered(id)] }],
-          { actor: 'test' },
-          new Date(),
-        ),
-      ),
-    );
-  }
+  const log = openLiveLog(join(dir, 'server.db'));
+  opened.push(log.db);
+  return log;
 }
 
 const ids = (n: number, prefix = 'u') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);

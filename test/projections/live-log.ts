@@ -1,0 +1,50 @@
+import {
+  CATALOGUE,
+  createEventStore,
+  inWriteTransaction,
+  migrateLog,
+  openDatabase,
+  type DomainEvent,
+} from '../../src/log/index.js';
+import { createProjector, PROJECTIONS } from '../../src/projections/index.js';
+import type { LiveLog } from '../../src/projections/rebuild.js';
+
+/** The live database of a replay test: the log, its store and every projection. */
+export function openLiveLog(file: string): LiveLog {
+  const db = openDatabase(file);
+  migrateLog(db, () => 'test-epoch');
+  const store = createEventStore(db, CATALOGUE);
+  return { db, store, projector: createProjector(db, store, PROJECTIONS) };
+}
+
+export const registeredUser = (userId: string, confirmed = false): DomainEvent => ({
+  type: 'UserRegistered',
+  data: {
+    userId,
+    username: `name-${userId}`,
+    email: `${userId}@example.com`,
+    passwordHash: `$argon2id$fake-${userId}`,
+    confirmed,
+    locale: 'en',
+    registeredBy: 'operator',
+  },
+});
+
+/** Registers each user in a command of its own, as the server does; `confirmed` by position. */
+export function seedUsers(
+  target: LiveLog,
+  ids: readonly string[],
+  confirmed: (index: number) => boolean = () => false,
+): void {
+  ids.forEach((id, i) =>
+    inWriteTransaction(target.db, () =>
+      target.projector.apply(
+        target.store.append(
+          [{ stream: `user/${id}`, events: [registeredUser(id, confirmed(i))] }],
+          { actor: 'test' },
+          new Date(),
+        ),
+      ),
+    ),
+  );
+}
