@@ -180,11 +180,19 @@ export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: Rebuil
     // Nobody else opens the scratch, and a failed rebuild discards it: the projections may
     // hold rows in memory and write them at the end (Projection.bulk).
     const leaveFrom = options.leaveIndexesFrom;
-    const rowsOf = (table: string) =>
-      db
-        .prepare(`SELECT count(*) FROM ${quoteIdent(table)}`)
-        .pluck()
-        .get() as number;
+    // Counted once per table: a large table has several deferred indexes.
+    const counted = new Map<string, number>();
+    const rowsOf = (table: string) => {
+      let rows = counted.get(table);
+      if (rows === undefined) {
+        rows = db
+          .prepare(`SELECT count(*) FROM ${quoteIdent(table)}`)
+          .pluck()
+          .get() as number;
+        counted.set(table, rows);
+      }
+      return rows;
+    };
     const { unbuilt, ...rebuilt } = projector.rebuildAll(options.onProgress, {
       batch: SCRATCH_BATCH,
       deferIndexes: true,
