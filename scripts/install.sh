@@ -177,8 +177,10 @@ trap cleanup EXIT
 step "staging the app in $staging"
 mkdir -m 0755 "$staging" "$staging/bin"
 cp -R "$bin_dir/build" "$staging/build"
-# Test fixtures the test suite compiles into a checkout's build/ are not part of the app.
-rm -rf "$staging/build/test"
+# The app is the bundle (build/app) with its views, static files and build-info.json; the
+# compiled sources that tests and benches import (build/src, build/scripts) and the test
+# fixtures the test suite compiles into build/ are not part of it.
+rm -rf "$staging/build/test" "$staging/build/src" "$staging/build/scripts"
 cp "$bin_dir/package.json" "$staging/"
 [ -f "$bin_dir/package-lock.json" ] && cp "$bin_dir/package-lock.json" "$staging/"
 [ -f "$bin_dir/README.md" ] && cp "$bin_dir/README.md" "$staging/"

@@ -58,8 +58,10 @@ stage=$work/$name
 step "staging $name"
 mkdir -p "$stage/bin"
 cp -R build "$stage/build"
-# Test fixtures the test suite compiles into build/ are not part of the app.
-rm -rf "$stage/build/test"
+# The app is the bundle (build/app) with its views, static files and build-info.json; the
+# compiled sources that tests and benches import (build/src, build/scripts) and the test
+# fixtures the test suite compiles into build/ are not part of it.
+rm -rf "$stage/build/test" "$stage/build/src" "$stage/build/scripts"
 cp package.json package-lock.json README.md "$stage/"
 cp scripts/install.sh scripts/uninstall.sh scripts/verstak-server.service "$stage/"
 cp scripts/launcher.sh "$stage/bin/verstak-sync-server"

@@ -1,14 +1,12 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifyView from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyInstance } from 'fastify';
+import { APP_DIR } from '../app-dir.js';
 
-// Two levels up from src/web (and from build/src/web, where the build copies them next).
-const asset = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
-
-export const VIEWS_DIR = asset('views');
-export const STATIC_DIR = asset('static');
+export const VIEWS_DIR = join(APP_DIR, 'views');
+export const STATIC_DIR = join(APP_DIR, 'static');
 
 /** Numeric entities, the escaping the pages have always used, for `<%= %>`. */
 export const escapeHtml = (value: unknown): string =>

@@ -25,8 +25,11 @@ function newestMtime(path: string): number {
 
 const isStale = () =>
   !existsSync(BIN) ||
-  Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'scripts/build.sh'))) >
-    statSync(BIN).mtimeMs;
+  Math.max(
+    ...['src', 'scripts/build.sh', 'scripts/bundle.ts'].map((path) =>
+      newestMtime(join(ROOT, path)),
+    ),
+  ) > statSync(BIN).mtimeMs;
 
 /**
  * Builds the binary when it is missing or older than src/. Test files run in parallel, so

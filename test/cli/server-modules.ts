@@ -1,23 +1,64 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { BIN, freePort, makeDataDir, makeTempDir } from './helpers.js';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BIN, freePort, makeDataDir, makeTempDir, ROOT } from './helpers.js';
+
+const APP = join(ROOT, 'build/app');
 
 /**
- * Starts the built server with `probe` (an ES module's text) imported before it
- * (NODE_OPTIONS=--import), waits for it to serve, then sends SIGUSR2: the probe writes the
- * modules it saw loaded to the JSON file named by LOADED_OUT, which is returned. The child
- * is pushed onto `children` for the caller to kill.
+ * ES modules are not in require.cache: a resolve hook (on node's loader thread) posts every
+ * module URL it resolves back to the process.
+ */
+const HOOKS = `let port;
+export function initialize(data) { port = data.port; }
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  port.postMessage(result.url);
+  return result;
+}
+`;
+
+/**
+ * Loaded with the server (NODE_OPTIONS=--import): on SIGUSR2 it writes the ES modules it saw
+ * resolved and the CommonJS modules loaded (what the bundle requires by name at run time, such
+ * as nodemailer) to the file named by LOADED_OUT.
+ */
+const PROBE = (hooks: string) => `import { createRequire, register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+import { writeFileSync } from 'node:fs';
+const require = createRequire(import.meta.url);
+const urls = new Set();
+const { port1, port2 } = new MessageChannel();
+port1.on('message', (url) => urls.add(url));
+port1.unref();
+register(${JSON.stringify(hooks)}, { data: { port: port2 }, transferList: [port2] });
+process.on('SIGUSR2', () => writeFileSync(process.env.LOADED_OUT, JSON.stringify([...urls, ...Object.keys(require.cache)])));
+`;
+
+/** The bundle's chunks (build/app/*.js) and the modules each holds (scripts/bundle.ts). */
+export function bundleChunks(): Record<string, string[]> {
+  return JSON.parse(readFileSync(join(APP, 'chunks.json'), 'utf8')) as Record<string, string[]>;
+}
+
+/** Every module in the bundle, as a path from the checkout (build/src/..., node_modules/...). */
+export const bundledModules = (): string[] => Object.values(bundleChunks()).flat();
+
+/**
+ * Starts the built server with the probe imported before it, waits for it to serve, then
+ * sends SIGUSR2 and returns the modules it has loaded, as paths from the checkout: each
+ * loaded chunk of the bundle stands for the modules it holds. The child is pushed onto
+ * `children` for the caller to kill.
  */
 export async function modulesOfStartedServer(
-  probe: string,
   extraArgs: readonly string[],
   children: ChildProcess[],
 ): Promise<string[]> {
   const dir = makeTempDir('verstak-modules-');
+  const hooksFile = join(dir, 'hooks.mjs');
+  writeFileSync(hooksFile, HOOKS);
   const probeFile = join(dir, 'probe.mjs');
-  writeFileSync(probeFile, probe);
+  writeFileSync(probeFile, PROBE(pathToFileURL(hooksFile).href));
   const out = join(dir, 'loaded.json');
   const port = await freePort();
   const child = spawn(
@@ -51,5 +92,18 @@ export async function modulesOfStartedServer(
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 50)); // the write may still be under way
-  return JSON.parse(readFileSync(out, 'utf8')) as string[];
+  const loaded = JSON.parse(readFileSync(out, 'utf8')) as string[];
+  const chunks = bundleChunks();
+  return [
+    ...new Set(
+      loaded
+        .map((entry) => (entry.startsWith('file:') ? fileURLToPath(entry) : entry))
+        .filter((file) => file.startsWith('/'))
+        .flatMap((file) =>
+          relative(APP, file).includes('/')
+            ? [relative(ROOT, file)]
+            : (chunks[relative(APP, file)] ?? [relative(ROOT, file)]),
+        ),
+    ),
+  ];
 }

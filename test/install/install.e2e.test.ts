@@ -141,7 +141,7 @@ describe('release tarball', () => {
     for (const file of [
       'bin/verstak-sync-server',
       'build/bin/verstak-sync-server',
-      'build/src/cli.js',
+      'build/app/cli.js',
       'build/views/',
       'build/static/',
       'package.json',
@@ -156,6 +156,8 @@ describe('release tarball', () => {
       expect(entries, file).toContain(file);
     }
     expect(entries.some((e) => /^node_modules\/argon2\/.*\.node$/.test(e))).toBe(true);
+    // The bundle is the app: the compiled sources beside it are for tests and benches.
+    expect(entries.filter((e) => /^build\/(src|scripts|test)\//.test(e))).toEqual([]);
     for (const dev of ['vitest', 'typescript', 'eslint', 'playwright-core', 'prettier']) {
       expect(
         entries.some((e) => e.startsWith(`node_modules/${dev}/`)),
