@@ -10,7 +10,7 @@ import { allowStreams, openStream, pairOneVaultEach, seedHasher } from './live-s
 import { say, type BenchOptions, type Section, type SectionResult } from './section.js';
 import { procStatusMiB, restingRssMiB } from './server-memory.js';
 import { percentile } from './stats.js';
-import { freePort } from './sync-load.js';
+import { freePort, serverEnv } from './sync-load.js';
 
 const OWN_BINARY = new URL('../../bin/verstak-sync-server', import.meta.url).pathname;
 const PASSWORD = 'bench-password-123';
@@ -64,7 +64,7 @@ async function startServer(dataDir: string, connections: number) {
   const port = await freePort();
   const child = spawn(process.execPath, [OWN_BINARY, '--port', String(port), '--data', dataDir], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn' },
+    env: serverEnv(),
   });
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {

@@ -78,6 +78,17 @@ export function serverRssMiB(child: ChildProcess): number {
 }
 
 /**
+ * The environment the bench runs a server in: the launcher's (scripts/launcher.sh), which is
+ * what an installed service runs — glibc's arenas capped at two unless the environment says.
+ */
+export const serverEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  ...process.env,
+  MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+  VERSTAK_LOG_LEVEL: 'warn',
+  ...extra,
+});
+
+/**
  * Starts the built server as its own process on a fresh data directory with one user and
  * `devices` paired in one vault (paired before start: pairing is rate limited per IP).
  */
@@ -125,7 +136,7 @@ export async function startBenchServer(binary: string, devices: number, vaultId 
     [...nodeArgs, binary, '--port', String(port), '--data', dataDir],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, VERSTAK_LOG_LEVEL: 'warn', ...metricsEnv },
+      env: serverEnv(metricsEnv),
     },
   );
   const scraper =

@@ -171,6 +171,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
         ? [`pull figures: median of ${pullPasses} passes over the whole vault`]
         : []),
       `server RSS at rest: read after ${REST_MS / 1000} s without requests, once started (before any push) and after the pull passes; peak: VmHWM of /proc/PID/status, the most the process ever held`,
+      `server environment: the launcher's, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'} (glibc's malloc arenas; scripts/launcher.sh sets 2 unless the environment has a value)`,
       "anonymous: RssAnon of /proc/PID/status, V8's and malloc's heaps; the rest of the RSS is file-backed pages of the node binary and its libraries (some 34 MiB for a bare node, 46–47 MiB once the server's code has run), shared with other node processes and dropped by the kernel under memory pressure",
       'pull CPU per page: all threads of the server process (/proc schedstat) and of this process, over the pull passes; steadier than ops/s when the machine is shared',
       ...(options.server ? [`server: ${options.server}`] : []),
