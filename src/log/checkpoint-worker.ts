@@ -44,12 +44,23 @@ interface WalState {
  *
  * Every `pollMs` it asks SQLite how many WAL frames are not yet in the database file
  * (a NOOP checkpoint only reads the WAL index). Past `thresholdFrames`, or when no commit
- * came for `idleMs`, it runs PASSIVE checkpoints, which never take the writer lock and never
- * call the busy handler, so the server's BEGIN IMMEDIATE never waits on it. It keeps going
- * while the server commits behind it: the next commit restarts the WAL from its beginning
- * only if a checkpoint reached the end of the WAL before that commit began. Under sustained
- * load that moment rarely comes, and the main connection's backstop checkpoint restarts the
- * WAL; it then finds nearly every frame already copied.
+ * came for `idleMs`, it runs PASSIVE checkpoints. Neither asks for the writer lock or calls
+ * a busy handler (timeout 0), and the locks a PASSIVE checkpoint holds while it copies and
+ * fsyncs (the checkpoint lock, read-mark 0) are ones a commit does not wait on.
+ *
+ * What it cannot avoid is SQLite's own header check (walIndexReadHdr), which every NOOP and
+ * PASSIVE, like every read transaction, goes through: a read of the WAL-index header that
+ * races a commit rewriting it is retried under the writer lock (WAL_WRITE_LOCK), held for
+ * that memory-only re-read and released at once. A BEGIN IMMEDIATE in that instant gets
+ * plain SQLITE_BUSY; the server's busy timeout (database.ts) retries it after 1 ms, so such
+ * a commit waits a millisecond or so (more only if this thread is descheduled inside the
+ * re-read) and does not fail. If the commit still holds the lock, the NOOP or PASSIVE
+ * reports busy (log -1) instead: a commit is under way.
+ *
+ * It keeps going while the server commits behind it: the next commit restarts the WAL from
+ * its beginning only if a checkpoint reached the end of the WAL before that commit began.
+ * Under sustained load that moment rarely comes, and the main connection's backstop
+ * checkpoint restarts the WAL; it then finds nearly every frame already copied.
  */
 export function checkpointWorkerMain(
   load: (id: string) => unknown,
@@ -78,7 +89,8 @@ export function checkpointWorkerMain(
     const catchUp = (wal: WalState) => {
       for (let round = 0; round < MAX_ROUNDS && !stopping(); round++) {
         const result = passive.get()!;
-        // busy: another checkpoint (the server's backstop) holds the lock right now.
+        // busy: another checkpoint (the server's backstop) holds the lock, or a commit is
+        // rewriting the WAL-index header; the next poll looks again.
         if (result.busy !== 0 || result.log < 0) return;
         // A shorter log means the server restarted the WAL in between: all of it is new.
         const copied = result.checkpointed - (result.log < wal.log ? 0 : wal.checkpointed);
@@ -87,7 +99,11 @@ export function checkpointWorkerMain(
           Atomics.add(state, slot.frames, copied);
         }
         // PASSIVE reports the WAL as it was when it started; the server may have committed since.
-        wal = noop.get()!;
+        const now = noop.get()!;
+        // A commit is rewriting the header (log and checkpointed are -1 then): not caught up,
+        // which the anchor keeper relies on (a caughtUp counts only a WAL known to be copied).
+        if (now.busy !== 0 || now.log < 0) return;
+        wal = now;
         if (wal.checkpointed >= wal.log) {
           Atomics.add(state, slot.caughtUp, 1);
           return;
@@ -100,6 +116,11 @@ export function checkpointWorkerMain(
     let quietSince = Date.now();
     const poll = () => {
       const wal = noop.get()!;
+      // Busy: a commit is writing right now, so the WAL is neither quiet nor known.
+      if (wal.busy !== 0 || wal.log < 0) {
+        quietSince = Date.now();
+        return false;
+      }
       if (wal.log !== lastLog) {
         lastLog = wal.log;
         quietSince = Date.now();
@@ -119,7 +140,8 @@ export function checkpointWorkerMain(
           return;
         }
       } catch (error) {
-        // The WAL index is briefly locked (recovery, a restart): not a reason to stop.
+        // The WAL index is briefly locked (SQLITE_BUSY_RECOVERY while another connection
+        // rebuilds it): not a reason to stop.
         const code = (error as { code?: unknown }).code;
         if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw error;
       }

@@ -86,6 +86,10 @@ export interface Checkpointer {
  * Durability is unchanged: commits still fsync the WAL (synchronous=FULL on the main
  * connection), and the worker's connection is FULL as well, so a checkpoint fsyncs the
  * database file before SQLite lets the WAL be overwritten.
+ * Commits do not wait on the worker's checkpoints: it never asks for the writer lock. The one
+ * moment a commit can meet it is SQLite's own header check (see checkpointWorkerMain), a
+ * memory-only hold of the writer lock that the server's busy timeout (openDatabase) rides
+ * over; a connection with no busy timeout would see SQLITE_BUSY there.
  * An idle server does not keep the thread: the worker ends once the WAL has been all
  * checkpointed for `retireMs`, and the main connection, reading only the WAL index every
  * `wakeMs`, starts a new one when commits have added frames (the backstop bounds the WAL

@@ -47,22 +47,27 @@ const walOf = (db: Sqlite) => db.prepare('PRAGMA wal_checkpoint(NOOP)').get() as
 const walBytes = (file: string) => (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
 
 let users = 0;
-/** One chunk of commits, each a few pages (the padding spans several overflow pages). */
+/** One commit of a few pages (the padding spans several overflow pages), to run. */
+function nextCommit(store: ReturnType<typeof createEventStore>, padding = 12_000) {
+  const id = `u${++users}`;
+  const event = registered(id);
+  const padded = {
+    ...event,
+    data: { ...event.data, passwordHash: 'x'.repeat(padding) },
+  } as DomainEvent;
+  return () => store.append([{ stream: `user/${id}`, events: [padded] }], META, new Date());
+}
+
+/** One chunk of commits, each a few pages. */
 function commitChunk(
   store: ReturnType<typeof createEventStore>,
   commits = COMMITS_PER_CHUNK,
   padding = 12_000,
 ) {
-  for (let i = 0; i < commits; i++) {
-    const id = `u${++users}`;
-    const event = registered(id);
-    const padded = {
-      ...event,
-      data: { ...event.data, passwordHash: 'x'.repeat(padding) },
-    } as DomainEvent;
-    store.append([{ stream: `user/${id}`, events: [padded] }], META, new Date());
-  }
+  for (let i = 0; i < commits; i++) nextCommit(store, padding)();
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function start(db: Sqlite, options: Partial<Parameters<typeof startCheckpointer>[1]> = {}) {
   const errors: unknown[] = [];
@@ -114,10 +119,14 @@ describe('the WAL checkpoint worker', () => {
     });
   });
 
-  it('never makes a commit wait: with no busy timeout at all, every commit goes through', async () => {
+  // Issue 9. The worker never asks for the writer lock, but SQLite takes it for a reader in
+  // one place: a read of the WAL-index header that races a commit rewriting it is retried
+  // under the writer lock (walIndexReadHdr), and every NOOP and PASSIVE reads that header.
+  // The hold is a memory-only re-read; the server's busy timeout rides over it.
+  it('never fails a commit under the server busy timeout, however often it checkpoints', async () => {
     const { db, store } = openFileLog();
-    // Any lock the worker held against a writer would now surface as SQLITE_BUSY.
-    db.pragma('busy_timeout = 0');
+    // openDatabase's own busy timeout, as the server runs: nothing here lowers it.
+    expect(db.pragma('busy_timeout', { simple: true })).toBeGreaterThan(0);
     const { checkpointer, errors } = start(db, { thresholdFrames: 1, pollMs: 0, idleMs: 0 });
     // The worker's start-up (a thread, a connection) can outlast a few commits on a busy
     // machine: the race below only means something once it is checkpointing.
@@ -127,12 +136,83 @@ describe('the WAL checkpoint worker', () => {
     const before = checkpointer.stats().checkpoints;
     for (let chunk = 1; chunk < CHUNKS; chunk++) {
       commitChunk(store);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await sleep(2);
     }
     await vi.waitFor(() => expect(checkpointer.stats().checkpoints).toBeGreaterThan(before), hang);
     checkpointer.stop();
     expect(errors).toEqual([]);
     expect(store.head()).toBe(CHUNKS * COMMITS_PER_CHUNK);
+  });
+
+  it('holds the writer lock only for that re-read: with no busy timeout, few commits meet it', async () => {
+    const { db, store } = openFileLog();
+    // Any lock the worker held against a writer now surfaces as SQLITE_BUSY at BEGIN.
+    db.pragma('busy_timeout = 0');
+    const { checkpointer, errors } = start(db, { thresholdFrames: 1, pollMs: 0, idleMs: 0 });
+    const commits = CHUNKS * COMMITS_PER_CHUNK;
+    let met = 0;
+    const hang = { timeout: 10_000, interval: 5 };
+    let before = 0;
+    for (let i = 0; i < commits; i++) {
+      const commit = nextCommit(store);
+      // Retried after 1 ms as SQLite's busy handler would; only SQLITE_BUSY may be met.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          commit();
+          break;
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || attempt >= 1000) throw error;
+          if (attempt === 0) met += 1;
+          // Measured at about 1 commit in 3,000 with the worker polling nonstop on tmpfs; a
+          // worker holding the writer lock while it copies or sleeps is met far more often.
+          expect(met).toBeLessThanOrEqual(commits / 20);
+          await sleep(1);
+        }
+      }
+      if (i === COMMITS_PER_CHUNK - 1) {
+        // From here on the worker is surely checkpointing while commits come.
+        await vi.waitFor(() => expect(checkpointer.stats().checkpoints).toBeGreaterThan(0), hang);
+        before = checkpointer.stats().checkpoints;
+      }
+      // A pause between commits: a worker that took the writer lock while the main
+      // connection is idle, and kept it, would be met by the next commit.
+      await sleep(1);
+    }
+    await vi.waitFor(() => expect(checkpointer.stats().checkpoints).toBeGreaterThan(before), hang);
+    checkpointer.stop();
+    expect(errors).toEqual([]);
+    expect(store.head()).toBe(commits);
+  });
+
+  it('checkpoints while a commit holds the writer lock: it never needs that lock', async () => {
+    const { file, db, store } = openFileLog();
+    const probe = openDatabase(file, { mustExist: true });
+    cleanup.push(() => probe.open && probe.close());
+    const { checkpointer, errors } = start(db, { thresholdFrames: 1, pollMs: 1, idleMs: 0 });
+    const hang = { timeout: 10_000, interval: 5 };
+    // What the migrations wrote is copied and counted first.
+    await vi.waitFor(() => expect(checkpointer.stats().caughtUp).toBeGreaterThan(0), hang);
+    // A reader's snapshot keeps the frames committed after it out of every checkpoint, so
+    // the worker can copy them only once the writer lock below is taken.
+    probe.exec('BEGIN');
+    probe.prepare('SELECT count(*) FROM sqlite_master').get();
+    commitChunk(store, 4);
+    const wal = walOf(db);
+    expect(wal.checkpointed).toBeLessThan(wal.log);
+    const frames = checkpointer.stats().frames;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      probe.exec('COMMIT');
+      // A worker that asked for the writer lock (FULL, RESTART) would get busy and count nothing.
+      await vi.waitFor(() => {
+        expect(walOf(probe)).toMatchObject({ log: wal.log, checkpointed: wal.log });
+        expect(checkpointer.stats().frames).toBeGreaterThan(frames);
+      }, hang);
+    } finally {
+      db.exec('ROLLBACK');
+    }
+    checkpointer.stop();
+    expect(errors).toEqual([]);
   });
 
   it('is what keeps the WAL short: without it the same commits pile up in one WAL', () => {
