@@ -4,7 +4,7 @@ import { checkAnchor } from '../log/anchor-check.js';
 import { anchorKeySourceOf, anchorKeyState } from '../log/anchor-key.js';
 import { CATALOGUE, openDatabase, verifyLog } from '../log/index.js';
 import type { TableDiff } from '../projections/compare.js';
-import { replayProjections } from '../projections/rebuild.js';
+import { claimScratch, removeScratch, replayProjections } from '../projections/rebuild.js';
 import { terminalSafeJson } from '../security/text-hygiene.js';
 import { existingDatabaseFile, withRuntime } from './data-dir.js';
 import { printJsonLine, printOut } from './output.js';
@@ -94,17 +94,29 @@ export async function replay(opts: {
   force?: boolean;
 }): Promise<void> {
   const check = opts.check ?? false;
-  if (!opts.force) verifyBeforeReplay(opts);
-  const report = await withRuntime(opts, (runtime) =>
-    replayProjections(runtime, {
-      scratchDir: join(runtime.dataDir, 'tmp'),
-      check,
-      catalogue: CATALOGUE,
-      onProgress: replayProgress('replaying'),
-      // A swap of a million users takes seconds past the last progress line.
-      onSwapStep: (step) => process.stderr.write(`swap: ${step}\n`),
-    }),
-  );
+  // One replay at a time on a data directory: two swaps would stage and drop the same
+  // replay_* tables, and a check beside a replay doubles its disk and memory for an answer
+  // the replay is about to change. Claimed before the verify, which may take minutes, so a
+  // refusal comes at once, and held until the end (scratch-files.ts, claimScratch).
+  const scratchDir = join(existingDatabaseFile(opts).dataDir, 'tmp');
+  const scratchFile = claimScratch(scratchDir);
+  let report;
+  try {
+    if (!opts.force) verifyBeforeReplay(opts);
+    report = await withRuntime(opts, (runtime) =>
+      replayProjections(runtime, {
+        scratchDir,
+        scratchFile,
+        check,
+        catalogue: CATALOGUE,
+        onProgress: replayProgress('replaying'),
+        // A swap of a million users takes seconds past the last progress line.
+        onSwapStep: (step) => process.stderr.write(`swap: ${step}\n`),
+      }),
+    );
+  } finally {
+    removeScratch(scratchFile);
+  }
   const rate =
     report.rebuildSeconds > 0 ? Math.round(report.events / report.rebuildSeconds) : report.events;
   if (opts.json) {

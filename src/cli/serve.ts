@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { startCleanupSchedule } from '../commands/cleanup-schedule.js';
 import { buildApp } from '../http/app.js';
@@ -11,6 +12,8 @@ import { createMallocTrim } from '../malloc-trim.js';
 import { startMetricsListener, type MetricsListener } from '../metrics/exposure.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { checkDatabaseAtStartup } from '../log/startup-check.js';
+import { runningReplays } from '../projections/scratch-files.js';
+import { removeReplayLeftovers } from '../projections/staged-swap.js';
 import { databaseFileOf, openRuntime } from '../runtime.js';
 import { createPasswordHasher } from '../security/passwords.js';
 import { upsertAdmin } from './admin-account.js';
@@ -60,7 +63,6 @@ export async function serve(opts: ServeOptions): Promise<void> {
   // catch-up): a damaged database must not serve, and a refused start leaves it as found.
   const checked = checkDatabaseAtStartup(databaseFileOf(dataDir), dataDir);
   const leftovers = removeLeftovers(dataDir);
-  logger.info({ head: checked.head, checked: checked.checked, leftovers }, 'start-up check passed');
   const hasher = createPasswordHasher();
   if (opts.adminUser) {
     const password = await adminPassword(opts);
@@ -84,6 +86,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
         ),
     },
   });
+  // A killed replay's replay_new_*/replay_old_* tables (staged-swap.ts), as large as the
+  // tables they copy. A running replay owns them: kept then, and it drops them itself. One
+  // that starts after this look stages only once its rebuild is done; should a drop here
+  // still meet its table, its swap fails on the check of the staged tables, changing nothing.
+  const replayTables =
+    runningReplays(join(dataDir, 'tmp')).length === 0 ? removeReplayLeftovers(runtime.db) : 0;
+  logger.info(
+    { head: checked.head, checked: checked.checked, leftovers: { ...leftovers, replayTables } },
+    'start-up check passed',
+  );
   // Once the start-up work is done: the serving connection's page cache (see idle-memory.ts).
   runtime.db.pragma(`cache_size = -${SERVER_SQLITE_CACHE_KIB}`);
   applyStartupMailSettings(runtime, opts, process.env, logger);

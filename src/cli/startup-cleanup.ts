@@ -3,16 +3,21 @@ import { join } from 'node:path';
 import { isLeftoverUpload } from '../blobs/blob-store.js';
 import { configPath } from '../config.js';
 import { isProcessRunning } from '../process-alive.js';
+import { SCRATCH_NAME, scratchOwnerRunning, scratchPid } from '../projections/scratch-files.js';
 
 /**
- * Files no process owns any more may go after this long untouched. Replay scratch databases
- * and config.yml.tmp carry no pid: a replay or a settings command may run beside the server
- * and writes its file continuously, so only a file left alone this long is a leftover.
+ * Files no process owns any more may go after this long untouched. config.yml.tmp carries
+ * no pid: a settings command may run beside the server, so only a file left alone this long
+ * is a leftover. Likewise a replay scratch whose name holds no pid (not one scratchFileIn
+ * makes).
+ *
+ * A replay scratch whose name holds its replay's pid (projections/scratch-files.ts) is
+ * judged by that pid alone, never by its age: a replay may read its scratch without writing
+ * it for longer than this (staging a large table into the live database), and removing a
+ * running replay's file would also tell the next server start that no replay runs, and so
+ * drop the tables that replay is staging. A dead replay's file goes at once.
  */
 export const UNOWNED_LEFTOVER_MS = 10 * 60_000;
-
-// `replay` names its scratch database replay-<16 hex>.db (projections/rebuild.ts).
-const REPLAY_SCRATCH = /^replay-[0-9a-f]{16}\.db(-wal|-shm|-journal)?$/;
 
 export interface LeftoverReport {
   /** Staged uploads of processes that no longer run. */
@@ -87,17 +92,22 @@ export function removeLeftovers(dataDir: string, now = Date.now()): LeftoverRepo
   const scratchFiles = new Map<string, string[]>();
   for (const name of namesIn(tempDir)) {
     const path = join(tempDir, name);
-    const match = REPLAY_SCRATCH.exec(name);
+    const match = SCRATCH_NAME.exec(name);
     if (match) {
-      const base = name.slice(0, name.length - (match[1]?.length ?? 0));
+      const base = name.slice(0, name.length - (match[2]?.length ?? 0));
       scratchFiles.set(base, [...(scratchFiles.get(base) ?? []), path]);
     } else if (isLeftoverUpload(name)) {
       rmSync(path, { force: true, recursive: true });
       uploads += 1;
     }
   }
-  for (const paths of scratchFiles.values()) {
-    if (!paths.every((path) => untouchedSince(path, before))) continue;
+  for (const [base, paths] of scratchFiles) {
+    const pid = scratchPid(base);
+    const leftover =
+      pid === undefined
+        ? paths.every((path) => untouchedSince(path, before))
+        : !scratchOwnerRunning(join(tempDir, base), pid);
+    if (!leftover) continue;
     for (const path of paths) rmSync(path, { force: true });
     scratch += paths.length;
   }

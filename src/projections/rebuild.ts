@@ -1,7 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { isProcessRunning } from '../process-alive.js';
 import {
   copyEvents,
   createEventStore,
@@ -14,6 +10,7 @@ import {
 } from '../log/index.js';
 import { compareProjections, quoteIdent, type TableDiff } from './compare.js';
 import type { Projection } from './projection.js';
+import { claimScratch, removeScratch, sizeOf } from './scratch-files.js';
 import {
   createProjector,
   type DeferredIndex,
@@ -30,6 +27,16 @@ import {
   stageTables,
   withSchemaEdits,
 } from './staged-swap.js';
+
+// The scratch file's helpers live in scratch-files.ts (the server's start-up reads them too).
+export {
+  claimScratch,
+  removeDeadScratch,
+  removeScratch,
+  ReplayRunningError,
+  runningReplays,
+  scratchFileIn,
+} from './scratch-files.js';
 
 /** The live side of a rebuild: the server database and the modules bound to it. */
 export interface LiveLog {
@@ -83,44 +90,6 @@ const SORT_THREADS = 2;
 
 const allTables = (projections: readonly Projection[]) => projections.flatMap((p) => p.tables);
 
-// replay-<pid as 8 hex><8 random hex>.db: the name startup-cleanup.ts recognises, with
-// the owner's pid in it, so the next replay can tell a killed replay's file from a running one's.
-const SCRATCH_NAME = /^replay-([0-9a-f]{8})[0-9a-f]{8}\.db(-wal|-shm|-journal)?$/;
-
-export const scratchFileIn = (dir: string) =>
-  join(
-    dir,
-    `replay-${process.pid.toString(16).padStart(8, '0').slice(-8)}${randomBytes(4).toString('hex')}.db`,
-  );
-
-export function removeScratch(file: string): void {
-  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`])
-    rmSync(f, { force: true });
-}
-
-/**
- * Removes scratch files in `dir` whose replay no longer runs (killed midway: a SIGKILL
- * leaves no chance to clean up). Returns how many files went.
- */
-export function removeDeadScratch(dir: string): number {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return 0;
-  }
-  let removed = 0;
-  for (const name of names) {
-    const match = SCRATCH_NAME.exec(name);
-    if (!match) continue;
-    const pid = parseInt(match[1]!, 16);
-    if (pid === process.pid || isProcessRunning(pid)) continue;
-    rmSync(join(dir, name), { force: true });
-    removed += 1;
-  }
-  return removed;
-}
-
 /**
  * Copies the live log's tables into the scratch with INSERT … SELECT in one transaction: one
  * snapshot of a log a server may be appending to, and no row crosses into JavaScript.
@@ -149,7 +118,8 @@ function copyLog(liveDb: Sqlite, db: Sqlite): number {
  * and builds every projection there from seq 0. The live database is only read.
  */
 export function rebuildInto(scratchFile: string, liveDb: Sqlite, options: RebuildOptions): Scratch {
-  if (existsSync(scratchFile)) throw new Error(`${scratchFile} already exists`);
+  // Empty: claimed by claimScratch; anything more is another build's.
+  if ((sizeOf(scratchFile) ?? 0) > 0) throw new Error(`${scratchFile} already exists`);
   const db = openDatabase(scratchFile);
   try {
     // A throwaway file (a failed or killed replay discards it): durability buys nothing,
@@ -446,6 +416,8 @@ function catchUpOutsideLock(scratch: Scratch, liveDb: Sqlite): void {
 export interface ReplayOptions extends Omit<RebuildOptions, 'projections'> {
   /** Where the scratch file goes; on the data directory's file system. */
   readonly scratchDir: string;
+  /** A scratch file already claimed in scratchDir (claimScratch); else claimed here. */
+  readonly scratchFile?: string;
   /** Compare only: the live tables are left untouched. */
   readonly check: boolean;
   readonly maxExamples?: number;
@@ -472,8 +444,7 @@ export interface ReplayReport {
 
 /** Rebuilds every projection from the log aside, then checks or replaces the live ones. */
 export function replayProjections(live: LiveLog, options: ReplayOptions): ReplayReport {
-  removeDeadScratch(options.scratchDir);
-  const file = scratchFileIn(options.scratchDir);
+  const file = options.scratchFile ?? claimScratch(options.scratchDir);
   try {
     const started = performance.now();
     const scratch = rebuildInto(file, live.db, {

@@ -36,8 +36,9 @@ import type { DeferredIndex } from './projector.js';
  * - Index names live in the schema table and cannot be changed by ALTER; they are set there
  *   directly (writable_schema), inside the same transaction, to exactly the names and
  *   statements the projection creates, so `init`'s CREATE INDEX IF NOT EXISTS finds them.
- * A replay killed before the swap leaves `replay_new_*` tables that only the next replay
- * (removeReplayLeftovers) reads; killed after it, `replay_old_*` ones, likewise.
+ * A replay killed before the swap leaves `replay_new_*` tables that no query reads; killed
+ * after it, `replay_old_*` ones. The next replay, or the next server start while no replay
+ * runs (cli/serve.ts), drops them (removeReplayLeftovers).
  */
 
 const NEW = 'replay_new_';
