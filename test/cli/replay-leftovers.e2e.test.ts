@@ -4,7 +4,7 @@ import { cpSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOGUE, inWriteTransaction, type AppendRequest } from '../../src/log/index.js';
+import { CATALOGUE, inWriteTransaction } from '../../src/log/index.js';
 import { PROJECTIONS } from '../../src/projections/index.js';
 import { rebuildInto } from '../../src/projections/rebuild.js';
 import { lockTimer, stageTables } from '../../src/projections/staged-swap.js';
@@ -21,6 +21,7 @@ import {
   stopServers,
   writeSecret,
 } from './helpers.js';
+import { userRegistrations } from '../projections/live-log.js';
 
 // Issue 9: a replay killed midway leaves nothing behind once the server starts, and two
 // replays never run at once on one data directory.
@@ -34,30 +35,6 @@ let passFile: string;
 /** A data directory holding USERS registrations; tests work on copies of it. */
 let seeded: string;
 const children: ChildProcess[] = [];
-
-function registrations(from: number, count: number): AppendRequest[] {
-  return Array.from({ length: count }, (_, k) => {
-    const userId = `user${String(from + k).padStart(8, '0')}`;
-    return {
-      stream: `user/${userId}`,
-      expectedVersion: 0,
-      events: [
-        {
-          type: 'UserRegistered',
-          data: {
-            userId,
-            username: `name-${userId}`,
-            email: `${userId}@example.com`,
-            passwordHash: `$argon2id$fake-${userId}`,
-            confirmed: k % 2 === 0,
-            locale: 'en',
-            registeredBy: 'operator',
-          },
-        },
-      ],
-    };
-  });
-}
 
 function copyOfSeeded(): string {
   const dir = join(makeTempDir(), 'data');
@@ -187,7 +164,7 @@ beforeAll(() => {
     for (let from = 0; from < USERS; from += BATCH) {
       inWriteTransaction(runtime.db, () =>
         runtime.projector.apply(
-          runtime.store.append(registrations(from, BATCH), { actor: 'test' }, new Date()),
+          runtime.store.append(userRegistrations(from, BATCH), { actor: 'test' }, new Date()),
         ),
       );
     }

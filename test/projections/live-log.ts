@@ -4,6 +4,7 @@ import {
   inWriteTransaction,
   migrateLog,
   openDatabase,
+  type AppendRequest,
   type DomainEvent,
 } from '../../src/log/index.js';
 import { createProjector, PROJECTIONS } from '../../src/projections/index.js';
@@ -47,4 +48,19 @@ export function seedUsers(
       ),
     ),
   );
+}
+
+/**
+ * `count` registrations of user<8 digits> from `from` on, each its own stream, every other
+ * one confirmed: what a large log for a replay is made of.
+ */
+export function userRegistrations(from: number, count: number): AppendRequest[] {
+  return Array.from({ length: count }, (_, k) => {
+    const userId = `user${String(from + k).padStart(8, '0')}`;
+    return {
+      stream: `user/${userId}`,
+      expectedVersion: 0,
+      events: [registeredUser(userId, k % 2 === 0)],
+    };
+  });
 }

@@ -4,39 +4,16 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { inWriteTransaction, type AppendRequest } from '../../src/log/index.js';
+import { inWriteTransaction } from '../../src/log/index.js';
 import { openRuntime } from '../../src/runtime.js';
 import { BIN, ensureBuilt, makeDataDir, removeTempDirs, runCli } from '../cli/helpers.js';
+import { userRegistrations } from './live-log.js';
 
 // Large enough that the rebuild runs for a while after its first progress line.
 const USERS = 60_000;
 const BATCH = 1000;
 
 let dataDir: string;
-
-function registrations(from: number, count: number): AppendRequest[] {
-  return Array.from({ length: count }, (_, k) => {
-    const userId = `user${String(from + k).padStart(8, '0')}`;
-    return {
-      stream: `user/${userId}`,
-      expectedVersion: 0,
-      events: [
-        {
-          type: 'UserRegistered',
-          data: {
-            userId,
-            username: `name-${userId}`,
-            email: `${userId}@example.com`,
-            passwordHash: `$argon2id$fake-${userId}`,
-            confirmed: k % 2 === 0,
-            locale: 'en',
-            registeredBy: 'operator',
-          },
-        },
-      ],
-    };
-  });
-}
 
 /** A digest of every live projection table and checkpoint, to see that nothing moved. */
 function projectionDigest(dir: string): string {
@@ -64,7 +41,7 @@ beforeAll(() => {
     for (let from = 0; from < USERS; from += BATCH) {
       inWriteTransaction(runtime.db, () =>
         runtime.projector.apply(
-          runtime.store.append(registrations(from, BATCH), { actor: 'test' }, new Date()),
+          runtime.store.append(userRegistrations(from, BATCH), { actor: 'test' }, new Date()),
         ),
       );
     }
