@@ -28,16 +28,6 @@ import {
   withSchemaEdits,
 } from './staged-swap.js';
 
-// The scratch file's helpers live in scratch-files.ts (the server's start-up reads them too).
-export {
-  claimScratch,
-  removeDeadScratch,
-  removeScratch,
-  ReplayRunningError,
-  runningReplays,
-  scratchFileIn,
-} from './scratch-files.js';
-
 /** The live side of a rebuild: the server database and the modules bound to it. */
 export interface LiveLog {
   readonly db: Sqlite;

@@ -13,7 +13,8 @@ import {
 } from '../../src/log/index.js';
 import { PROJECTIONS } from '../../src/projections/index.js';
 import { createLogReader } from '../../src/projections/log-reader.js';
-import { rebuildInto, scratchFileIn, type Scratch } from '../../src/projections/rebuild.js';
+import { rebuildInto, type Scratch } from '../../src/projections/rebuild.js';
+import { scratchFileIn } from '../../src/projections/scratch-files.js';
 import { AT, blocked, META, openLog, pushedFileOp, registered } from '../helpers/log.js';
 
 /** A log of several commits of several streams and types, one event erased. */
