@@ -4,7 +4,7 @@ import { cpSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOGUE, inWriteTransaction } from '../../src/log/index.js';
+import { CATALOGUE } from '../../src/log/index.js';
 import { PROJECTIONS } from '../../src/projections/index.js';
 import { rebuildInto } from '../../src/projections/rebuild.js';
 import { lockTimer, stageTables } from '../../src/projections/staged-swap.js';
@@ -21,7 +21,7 @@ import {
   stopServers,
   writeSecret,
 } from './helpers.js';
-import { userRegistrations } from '../projections/live-log.js';
+import { registerUsersIn } from '../projections/live-log.js';
 
 // Issue 9: a replay killed midway leaves nothing behind once the server starts, and two
 // replays never run at once on one data directory.
@@ -159,18 +159,7 @@ beforeAll(() => {
   ensureBuilt();
   passFile = writeSecret(makeTempDir(), 'admin-pass', 'correct horse battery staple');
   seeded = makeDataDir();
-  const runtime = openRuntime({ dataDir: seeded });
-  try {
-    for (let from = 0; from < USERS; from += BATCH) {
-      inWriteTransaction(runtime.db, () =>
-        runtime.projector.apply(
-          runtime.store.append(userRegistrations(from, BATCH), { actor: 'test' }, new Date()),
-        ),
-      );
-    }
-  } finally {
-    runtime.close();
-  }
+  registerUsersIn(seeded, USERS, BATCH);
 }, 240_000);
 
 afterEach(async () => {

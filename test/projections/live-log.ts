@@ -9,6 +9,7 @@ import {
 } from '../../src/log/index.js';
 import { createProjector, PROJECTIONS } from '../../src/projections/index.js';
 import type { LiveLog } from '../../src/projections/rebuild.js';
+import { openRuntime } from '../../src/runtime.js';
 
 /** The live database of a replay test: the log, its store and every projection. */
 export function openLiveLog(file: string): LiveLog {
@@ -54,7 +55,7 @@ export function seedUsers(
  * `count` registrations of user<8 digits> from `from` on, each its own stream, every other
  * one confirmed: what a large log for a replay is made of.
  */
-export function userRegistrations(from: number, count: number): AppendRequest[] {
+function userRegistrations(from: number, count: number): AppendRequest[] {
   return Array.from({ length: count }, (_, k) => {
     const userId = `user${String(from + k).padStart(8, '0')}`;
     return {
@@ -63,4 +64,20 @@ export function userRegistrations(from: number, count: number): AppendRequest[] 
       events: [registeredUser(userId, k % 2 === 0)],
     };
   });
+}
+
+/** Registers `users` users in the data directory's log, `batch` per command, as the server would. */
+export function registerUsersIn(dataDir: string, users: number, batch = 1000): void {
+  const runtime = openRuntime({ dataDir });
+  try {
+    for (let from = 0; from < users; from += batch) {
+      inWriteTransaction(runtime.db, () =>
+        runtime.projector.apply(
+          runtime.store.append(userRegistrations(from, batch), { actor: 'test' }, new Date()),
+        ),
+      );
+    }
+  } finally {
+    runtime.close();
+  }
 }

@@ -4,10 +4,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { inWriteTransaction } from '../../src/log/index.js';
-import { openRuntime } from '../../src/runtime.js';
 import { BIN, ensureBuilt, makeDataDir, removeTempDirs, runCli } from '../cli/helpers.js';
-import { userRegistrations } from './live-log.js';
+import { registerUsersIn } from './live-log.js';
 
 // Large enough that the rebuild runs for a while after its first progress line.
 const USERS = 60_000;
@@ -36,18 +34,7 @@ const scratchFiles = (dir: string) =>
 beforeAll(() => {
   ensureBuilt();
   dataDir = makeDataDir();
-  const runtime = openRuntime({ dataDir });
-  try {
-    for (let from = 0; from < USERS; from += BATCH) {
-      inWriteTransaction(runtime.db, () =>
-        runtime.projector.apply(
-          runtime.store.append(userRegistrations(from, BATCH), { actor: 'test' }, new Date()),
-        ),
-      );
-    }
-  } finally {
-    runtime.close();
-  }
+  registerUsersIn(dataDir, USERS, BATCH);
 }, 180_000);
 
 afterAll(() => removeTempDirs());
