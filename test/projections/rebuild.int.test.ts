@@ -22,6 +22,7 @@ import {
   type LiveLog,
   type Scratch,
 } from '../../src/projections/rebuild.js';
+import { registeredUser, seedUsers } from './live-log.js';
 
 const OPTIONS = { projections: PROJECTIONS, catalogue: CATALOGUE };
 
@@ -42,23 +43,6 @@ function record(target: LiveLog, stream: string, events: DomainEvent[], at = new
   inWriteTransaction(target.db, () =>
     target.projector.apply(target.store.append([{ stream, events }], { actor: 'test' }, at)),
   );
-}
-
-const registered = (userId: string): DomainEvent => ({
-  type: 'UserRegistered',
-  data: {
-    userId,
-    username: `name-${userId}`,
-    email: `${userId}@example.com`,
-    passwordHash: `$argon2id$fake-${userId}`,
-    confirmed: false,
-    locale: 'en',
-    registeredBy: 'operator',
-  },
-});
-
-function seedUsers(target: LiveLog, ids: string[]) {
-  for (const id of ids) record(target, `user/${id}`, [registered(id)]);
 }
 
 function build(): Scratch {
@@ -264,7 +248,7 @@ describe('rebuild property', () => {
         if (step.kind === 'register') {
           if (registeredIds.has(id)) continue;
           registeredIds.add(id);
-          record(log, `user/${id}`, [registered(id)], at);
+          record(log, `user/${id}`, [registeredUser(id)], at);
         } else if (registeredIds.has(id)) {
           const type = step.kind === 'block' ? 'UserBlocked' : 'UserUnblocked';
           record(log, `user/${id}`, [{ type, data: { userId: id } }], at);
