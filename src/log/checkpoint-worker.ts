@@ -83,15 +83,17 @@ export function checkpointWorkerMain(
     const noop = db.prepare<[], WalState>('PRAGMA wal_checkpoint(NOOP)');
     const passive = db.prepare<[], WalState>('PRAGMA wal_checkpoint(PASSIVE)');
     const stopping = () => Atomics.load(state, slot.stop) !== 0;
+    // Another checkpoint holds its lock, or a commit is rewriting the WAL-index header (log
+    // and checkpointed are -1 then): the WAL's state is not known at this moment.
+    const busy = (wal: WalState) => wal.busy !== 0 || wal.log < 0;
 
     // Checkpoints until the WAL is all in the database file, the server commits faster than
     // this copies (MAX_ROUNDS), or a reader still needs older frames (no progress).
     const catchUp = (wal: WalState) => {
       for (let round = 0; round < MAX_ROUNDS && !stopping(); round++) {
         const result = passive.get()!;
-        // busy: another checkpoint (the server's backstop) holds the lock, or a commit is
-        // rewriting the WAL-index header; the next poll looks again.
-        if (result.busy !== 0 || result.log < 0) return;
+        // The next poll looks again.
+        if (busy(result)) return;
         // A shorter log means the server restarted the WAL in between: all of it is new.
         const copied = result.checkpointed - (result.log < wal.log ? 0 : wal.checkpointed);
         if (copied > 0) {
@@ -100,9 +102,9 @@ export function checkpointWorkerMain(
         }
         // PASSIVE reports the WAL as it was when it started; the server may have committed since.
         const now = noop.get()!;
-        // A commit is rewriting the header (log and checkpointed are -1 then): not caught up,
-        // which the anchor keeper relies on (a caughtUp counts only a WAL known to be copied).
-        if (now.busy !== 0 || now.log < 0) return;
+        // Not caught up, which the anchor keeper relies on (a caughtUp counts only a WAL known
+        // to be copied).
+        if (busy(now)) return;
         wal = now;
         if (wal.checkpointed >= wal.log) {
           Atomics.add(state, slot.caughtUp, 1);
@@ -117,7 +119,7 @@ export function checkpointWorkerMain(
     const poll = () => {
       const wal = noop.get()!;
       // Busy: a commit is writing right now, so the WAL is neither quiet nor known.
-      if (wal.busy !== 0 || wal.log < 0) {
+      if (busy(wal)) {
         quietSince = Date.now();
         return false;
       }
