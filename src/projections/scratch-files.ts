@@ -123,7 +123,7 @@ export function removeDeadScratch(dir: string): number {
     if (pid === undefined) continue;
     // A -wal or -shm is judged with its main file, whose mtime the owner's writes move.
     const main = join(dir, name.replace(/-(wal|shm|journal)$/, ''));
-    if (pid === process.pid || scratchOwnerRunning(main, pid)) continue;
+    if (scratchOwnerRunning(main, pid)) continue;
     rmSync(join(dir, name), { force: true });
     removed += 1;
   }
