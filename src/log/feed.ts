@@ -58,13 +58,20 @@ export interface FeedPage {
 }
 
 /**
+ * A type the log has never stored has no id; 0, which no type gets, stands in for it. A
+ * NULL in its place would match a row whose record header a damaged page turned into
+ * NULLs (`NULL IS NULL`), and such a row would be left out as an answer.
+ */
+const typeId = (name: string) => `coalesce((SELECT id FROM log_types WHERE name = '${name}'), 0)`;
+
+/**
  * A vault's stream holds its ops and the answers kept for retried pushes. The page reads
  * every row but the answers rather than only the ops, so that a row whose type a damaged
  * page changed is refused as damaged instead of silently left out of the vault; only a type
  * changed into exactly PushAnswered's id would still be skipped (verify names it).
  */
-const NOT_ANSWER = `type IS NOT (SELECT id FROM log_types WHERE name = 'PushAnswered')`;
-const IS_OP = `type IS (SELECT id FROM log_types WHERE name = 'OperationPushed')`;
+const NOT_ANSWER = `type IS NOT ${typeId('PushAnswered')}`;
+const IS_OP = `type IS ${typeId('OperationPushed')}`;
 
 export function createFeedReader(db: Sqlite) {
   // `LIMIT ? + 0`, not `LIMIT ?`: SQLite lets a bare LIMIT parameter steer the plan, so it

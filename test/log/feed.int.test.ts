@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import {
@@ -6,8 +9,10 @@ import {
   createFeedReader,
   migrateLog,
   openDatabase,
+  DamagedEventError,
   type FeedPage,
 } from '../../src/log/index.js';
+import { nullRecordHeader } from '../helpers/record-header.js';
 
 const wireOp = fc.record({
   op_id: fc.string({ minLength: 1 }),
@@ -147,4 +152,61 @@ describe('the pull feed', () => {
       db.close();
     },
   );
+
+  // A few zero bytes at the start of a cell make SQLite read every column of the row as
+  // NULL without an error, while the stream index still lists it under its vault.
+  test.each([
+    ['a log that never kept an answer', false],
+    ['a log that keeps answers', true],
+  ])('refuses a row whose columns all read as NULL, in %s', (_, withAnswer) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vss-feed-null-row-'));
+    const file = join(dir, 'server.db');
+    try {
+      const db = openDatabase(file);
+      migrateLog(db, () => 'epoch');
+      const store = createEventStore(db, CATALOGUE);
+      const op = (i: number) => ({
+        type: 'OperationPushed' as const,
+        data: {
+          client_sequence: i,
+          last_seen_server_seq: 0,
+          conflicts: [],
+          op: {
+            op_id: `op-${i}`,
+            device_id: 'd',
+            entity_type: 'file',
+            entity_id: `${i}.md`,
+            op_type: 'create',
+            payload_json: '{}',
+            created_at: '',
+          },
+        },
+      });
+      const answer = {
+        type: 'PushAnswered' as const,
+        data: {
+          userId: 'u1',
+          vaultId: 'v1',
+          idempotencyKey: 'k',
+          requestDigest: 'd',
+          response: '{}',
+        },
+      };
+      const events = withAnswer ? [op(1), op(2), op(3), answer] : [op(1), op(2), op(3)];
+      store.append([{ stream: 'vault/u1/v1', events }], { actor: 't' }, new Date());
+      db.close();
+      nullRecordHeader(file, 'log_events', 2);
+
+      const damaged = openDatabase(file);
+      const feed = createFeedReader(damaged);
+      const seqs = (after: number) =>
+        opsOf(feed.joined('vault/u1/v1', after, 10)).map((o) => o.server_sequence);
+      expect(seqs(0)).toEqual([1]);
+      expect(() => feed.joined('vault/u1/v1', 1, 10)).toThrow(DamagedEventError);
+      expect(seqs(2)).toEqual([3]);
+      damaged.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
