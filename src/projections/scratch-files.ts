@@ -69,7 +69,8 @@ function processStartMs(pid: number): number | undefined {
  * file was last written). Where /proc cannot tell, a live pid counts as the owner.
  */
 export function scratchOwnerRunning(file: string, pid: number): boolean {
-  if (pid === process.pid) return true;
+  // No shortcut for this process's own pid: after a reboot it may be the pid a killed
+  // replay had, and the start-time check tells the two apart.
   if (!isProcessRunning(pid)) return false;
   const started = processStartMs(pid);
   if (started === undefined) return true;

@@ -287,6 +287,16 @@ describe('the scratch rule of start-up (removeLeftovers)', () => {
     expect(removeLeftovers(dir).scratch).toBe(1);
     expect(tmpNames(dir)).toEqual([]);
   });
+
+  it('judges a scratch named with its own pid by the same rule: after a reboot the server may have the pid a killed replay had', () => {
+    const dir = makeDataDir();
+    const file = join(dir, 'tmp', scratchNameOf(process.pid));
+    writeFileSync(file, 'x');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(file, hourAgo, hourAgo);
+    expect(removeLeftovers(dir).scratch).toBe(1);
+    expect(tmpNames(dir)).toEqual([]);
+  });
 });
 
 describe('one replay at a time', () => {
