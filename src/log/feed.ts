@@ -58,20 +58,18 @@ export interface FeedPage {
 }
 
 /**
- * A type the log has never stored has no id; 0, which no type gets, stands in for it. A
- * NULL in its place would match a row whose record header a damaged page turned into
- * NULLs (`NULL IS NULL`), and such a row would be left out as an answer.
- */
-const typeId = (name: string) => `coalesce((SELECT id FROM log_types WHERE name = '${name}'), 0)`;
-
-/**
  * A vault's stream holds its ops and the answers kept for retried pushes. The page reads
  * every row but the answers rather than only the ops, so that a row whose type a damaged
  * page changed is refused as damaged instead of silently left out of the vault; only a type
- * changed into exactly PushAnswered's id would still be skipped (verify names it).
+ * changed into exactly PushAnswered's id would still be skipped (verify names it). A row is
+ * left out only when its type is known to be that id: a damaged row may read its type as
+ * NULL or as any number, and a log that never kept an answer has no such id (NULL), so no
+ * stand-in value and no `IS` comparison, which takes NULL for NULL, would do.
  */
-const NOT_ANSWER = `type IS NOT ${typeId('PushAnswered')}`;
-const IS_OP = `type IS ${typeId('OperationPushed')}`;
+const typeId = (name: string) => `(SELECT id FROM log_types WHERE name = '${name}')`;
+const NOT_ANSWER = `coalesce(type <> ${typeId('PushAnswered')}, 1)`;
+/** 1 for an op; 0 or NULL for anything else, a damaged row included. */
+const IS_OP = `type = ${typeId('OperationPushed')}`;
 
 export function createFeedReader(db: Sqlite) {
   // `LIMIT ? + 0`, not `LIMIT ?`: SQLite lets a bare LIMIT parameter steer the plan, so it

@@ -12,13 +12,21 @@ function varint(buf: Buffer, at: number): { value: number; length: number } {
   return { value: value * 256 + buf[at + 8]!, length: 9 };
 }
 
+/** Serial types that need no bytes of the record's body: every column reads as this value. */
+export const SERIAL_TYPE = { null: 0, zero: 8, one: 9 } as const;
+
 /**
- * Zeroes the serial types in the record header of one row of a rowid table, in a closed
- * database file: every column of the row then reads as NULL while the row, its rowid and
- * the table's index entries stay where they were. It is the damage a few zero bytes at the
- * start of a cell leave, which SQLite reads without an error.
+ * Overwrites the serial types in the record header of one row of a rowid table, in a
+ * closed database file: every column of the row then reads as NULL (or 0, or 1) while the
+ * row, its rowid and the table's index entries stay where they were. It is the damage a few
+ * zero bytes at the start of a cell leave, which SQLite reads without an error.
  */
-export function nullRecordHeader(file: string, table: string, rowid: number): void {
+export function damageRecordHeader(
+  file: string,
+  table: string,
+  rowid: number,
+  serialType: number = SERIAL_TYPE.null,
+): void {
   const db = new Database(file, { readonly: true });
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   const leaves = db
@@ -40,7 +48,7 @@ export function nullRecordHeader(file: string, table: string, rowid: number): vo
         if (key.value !== rowid) continue;
         at += key.length;
         const size = varint(page, at);
-        page.fill(0, at + size.length, at + size.value);
+        page.fill(serialType, at + size.length, at + size.value);
         writeSync(fd, page, 0, pageSize, (pageno - 1) * pageSize);
         return;
       }

@@ -12,7 +12,7 @@ import {
   DamagedEventError,
   type FeedPage,
 } from '../../src/log/index.js';
-import { nullRecordHeader } from '../helpers/record-header.js';
+import { damageRecordHeader, SERIAL_TYPE } from '../helpers/record-header.js';
 
 const wireOp = fc.record({
   op_id: fc.string({ minLength: 1 }),
@@ -154,11 +154,17 @@ describe('the pull feed', () => {
   );
 
   // A few zero bytes at the start of a cell make SQLite read every column of the row as
-  // NULL without an error, while the stream index still lists it under its vault.
-  test.each([
-    ['a log that never kept an answer', false],
-    ['a log that keeps answers', true],
-  ])('refuses a row whose columns all read as NULL, in %s', (_, withAnswer) => {
+  // NULL (or as 0) without an error, while the stream index still lists it under its vault.
+  test.each(
+    (['null', 'zero'] as const).flatMap((reads) =>
+      [false, true].map((withAnswer) => ({
+        reads,
+        serialType: SERIAL_TYPE[reads],
+        log: withAnswer ? 'a log that keeps answers' : 'a log that never kept an answer',
+        withAnswer,
+      })),
+    ),
+  )('refuses a row whose columns all read as $reads, in $log', ({ serialType, withAnswer }) => {
     const dir = mkdtempSync(join(tmpdir(), 'vss-feed-null-row-'));
     const file = join(dir, 'server.db');
     try {
@@ -195,7 +201,7 @@ describe('the pull feed', () => {
       const events = withAnswer ? [op(1), op(2), op(3), answer] : [op(1), op(2), op(3)];
       store.append([{ stream: 'vault/u1/v1', events }], { actor: 't' }, new Date());
       db.close();
-      nullRecordHeader(file, 'log_events', 2);
+      damageRecordHeader(file, 'log_events', 2, serialType);
 
       const damaged = openDatabase(file);
       const feed = createFeedReader(damaged);
