@@ -281,13 +281,12 @@ export function createSyncService(deps: {
                 stream,
                 deviceId: scope.deviceId,
                 skipSuperseded: first.head < superseded,
-                vaultHead: vault?.head_seq ?? 0,
               },
               first,
               sinceSequence,
               size,
             )
-          : feed.joined(stream, sinceSequence, size, sinceSequence < superseded, vault?.head_seq);
+          : feed.joined(stream, sinceSequence, size, sinceSequence < superseded);
       // pull() never yields, so no commit lands between reading the vault and its page:
       // server_sequence is never behind page_last_sequence.
       const head = vault?.head_seq ?? 0;

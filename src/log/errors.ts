@@ -23,8 +23,7 @@ export class EventDecodeError extends Error {
 
 /**
  * A stored event's data no longer matches the digest its chain covers (a damaged page, an
- * edit), or a vault's stream has lost rows: it must not be served as if intact. `verify`
- * names every such event (a lost index entry through SQLite's integrity_check).
+ * edit): it must not be served as if intact. `verify` names every such event.
  */
 export class DamagedEventError extends Error {
   constructor(
@@ -33,18 +32,5 @@ export class DamagedEventError extends Error {
   ) {
     super(`event ${seq}: ${why}`);
     this.name = 'DamagedEventError';
-  }
-
-  /** A stream's versions skip or go back at `seq`: a row before it is hidden or damaged. */
-  static versionGap(seq: number, found: unknown, due: number | undefined): DamagedEventError {
-    return new DamagedEventError(
-      seq,
-      `the vault's stream goes on at version ${String(found)} where ${String(due)} was due: a row is missing or damaged`,
-    );
-  }
-
-  /** A stream read to its end never reached the vault's newest op, `head`. */
-  static cutShort(head: number): DamagedEventError {
-    return new DamagedEventError(head, "the vault's stream ends before this, its newest op");
   }
 }

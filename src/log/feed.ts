@@ -58,53 +58,31 @@ export interface FeedPage {
 }
 
 /**
- * A vault's stream holds its ops and the answers kept for retried pushes, and its events'
- * versions run 1, 2, 3… without a gap (the event store gives each the next). A page reads
- * every row of the stream after the cursor, answers included, and checks that run: a row
- * that a damaged page of the table or of its (stream, seq) index hides, or whose type it
- * changed, is refused as damaged instead of being silently left out of the vault. The row
- * at or before the cursor (the anchor) gives the version the page must start from. Only a
- * type changed into exactly PushAnswered's id still passes for an answer (verify names it).
+ * A vault's stream holds its ops and the answers kept for retried pushes. The page reads
+ * every row but the answers rather than only the ops, so that a row whose type a damaged
+ * page changed is refused as damaged instead of silently left out of the vault; only a type
+ * changed into exactly PushAnswered's id would still be skipped (verify names it). A row is
+ * left out only when its type is known to be that id: a damaged row may read its type as
+ * NULL or as any number, and a log that never kept an answer has no such id (NULL), so no
+ * stand-in value and no `IS` comparison, which takes NULL for NULL, would do.
  */
 const typeId = (name: string) => `(SELECT id FROM log_types WHERE name = '${name}')`;
-const OP_TYPE = typeId('OperationPushed');
-const ANSWER_TYPE = typeId('PushAnswered');
-const STREAM = '(SELECT id FROM log_streams WHERE name = ?)';
-const ANCHOR = `coalesce((SELECT max(seq) FROM log_events WHERE stream = ${STREAM} AND seq <= ?), 0)`;
-
-/** What a row of a vault's stream is to a page; anything else is a damaged row. */
-const OP = 1;
-const SKIPPED = 2;
-
-/**
- * The page's SQL: `kind` is OP, SKIPPED (an answer, or an op `skipped` names) or 0, and the
- * data of a row that is not served is not read (it may overflow into further pages).
- * Its parameters: the stream's name twice, the cursor, the number of rows. `LIMIT ? + 0`,
- * not `LIMIT ?`: SQLite lets a bare LIMIT parameter steer the plan, so it
- * re-prepares the statement each time the parameter is bound (every run) — about a fifth
- * of the cost of reading a page of 100. An expression is only evaluated.
- */
-const pageSql = (skipped?: string) => {
-  const served = skipped ? `type = ${OP_TYPE} AND NOT ${skipped}` : `type = ${OP_TYPE}`;
-  return `
-    SELECT seq, version,
-      CASE WHEN ${served} THEN ${OP} WHEN type = ${OP_TYPE} OR type = ${ANSWER_TYPE} THEN ${SKIPPED} ELSE 0 END,
-      CASE WHEN ${served} THEN data END, lower(hex(data_hash))
-    FROM log_events e
-    WHERE stream = ${STREAM} AND seq >= ${ANCHOR}
-    ORDER BY seq
-    LIMIT ? + 0`;
-};
-
-/** A version a row of the stream can have: a damaged row may read NULL, 0 or anything. */
-const isVersion = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
-
-type PageRow = [seq: number, version: unknown, kind: number, data: string, dataHash: string];
+const NOT_ANSWER = `coalesce(type <> ${typeId('PushAnswered')}, 1)`;
+/** 1 for an op; 0 or NULL for anything else, a damaged row included. */
+const IS_OP = `type = ${typeId('OperationPushed')}`;
 
 export function createFeedReader(db: Sqlite) {
-  const page = db.prepare(pageSql());
-  // Rows as arrays: an object per row costs property stores and shape transitions, about a
-  // sixth of a page.
+  // `LIMIT ? + 0`, not `LIMIT ?`: SQLite lets a bare LIMIT parameter steer the plan, so it
+  // re-prepares the statement each time the parameter is bound (every run) — about a fifth
+  // of the cost of reading a page of 100. An expression is only evaluated.
+  const page = db.prepare(`
+    SELECT seq, data, lower(hex(data_hash)), ${IS_OP} FROM log_events
+    WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
+      AND ${NOT_ANSWER}
+    ORDER BY seq
+    LIMIT ? + 0`);
+  // Rows as [seq, data, digest] arrays: an object per row costs property stores and shape
+  // transitions, about a sixth of a page.
   page.raw(true);
   // The same page without the ops a later op on their path makes pointless (a projection's
   // table, named here because the feed owns the page's SQL). A probe per row, so it is used
@@ -112,7 +90,17 @@ export function createFeedReader(db: Sqlite) {
   // bare log has no projection tables.
   let filtered: Statement | undefined;
   const prepareFiltered = () =>
-    db.prepare(pageSql('EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = e.seq)')).raw(true);
+    db
+      .prepare(
+        `
+    SELECT seq, data, lower(hex(data_hash)), ${IS_OP} FROM log_events e
+    WHERE stream = (SELECT id FROM log_streams WHERE name = ?) AND seq > ?
+      AND ${NOT_ANSWER}
+      AND NOT EXISTS (SELECT 1 FROM superseded_ops s WHERE s.seq = e.seq)
+    ORDER BY seq
+    LIMIT ? + 0`,
+      )
+      .raw(true);
   // Single ops (first syncs, duplicate checks) are rare: checked each time.
   const read = (seq: number): string | undefined => {
     const row = one.get(seq) as { data: string; data_hash: string } | undefined;
@@ -137,82 +125,37 @@ export function createFeedReader(db: Sqlite) {
     },
     /**
      * Up to `size` ops after `afterSeq`, assembled into one string without per-op objects;
-     * `skipSuperseded` leaves out the ops listed in superseded_ops. `head`, the seq of the
-     * vault's newest op as its projection knows it, lets a page that reaches the end of the
-     * stream tell a stream cut short by a damaged index from one that really ends there.
+     * `skipSuperseded` leaves out the ops listed in superseded_ops.
      */
-    joined(
-      stream: string,
-      afterSeq: number,
-      size: number,
-      skipSuperseded = false,
-      head = 0,
-    ): FeedPage {
+    joined(stream: string, afterSeq: number, size: number, skipSuperseded = false): FeedPage {
       const statement = skipSuperseded ? (filtered ??= prepareFiltered()) : page;
+      const rows = statement.all(stream, afterSeq, size + 1) as [
+        seq: number,
+        data: string,
+        dataHash: string,
+        isOp: 0 | 1,
+      ][];
+      let count = Math.min(rows.length, size);
       const checkedUpTo = verified.upTo(stream);
       let ops = '';
-      let count = 0;
-      let lastSeq: number | undefined;
-      let hasMore = false;
-      // The version the next row must have: the anchor's plus one, 1 for a stream that
-      // begins after the cursor, undefined where the anchor's own version is unreadable.
-      let expected: number | undefined;
-      let from = afterSeq;
-      // Ops before a damaged or missing row are served and the next page starts there; a
-      // page that would begin with it is refused.
-      const stopAt = (error: DamagedEventError) => {
-        if (count === 0) throw error;
-        hasMore = true;
-      };
-      // Each run reads the row at `from` again (the anchor), then rows after it: enough for
-      // the page and the one op that says more follow, unless answers or skipped ops sit
-      // among them. Every row taken moves `from` on, so a run of a full batch moves it.
-      for (let run = 0; ; run++) {
-        const rows = statement.all(stream, stream, from, size + 2) as PageRow[];
-        let i = 0;
-        if (rows[0] && rows[0][0] <= from) {
-          if (run === 0) expected = isVersion(rows[0][1]) ? rows[0][1] + 1 : undefined;
-          i = 1;
-        } else if (run === 0) {
-          expected = 1;
+      for (let i = 0; i < count; i++) {
+        const row = rows[i]!;
+        if (row[3] !== 1 || (row[0] > checkedUpTo && !intact(row[1], row[2]))) {
+          if (i === 0) {
+            throw row[3] === 1
+              ? new DamagedEventError(row[0])
+              : new DamagedEventError(row[0], 'a row of the vault has an unknown event type');
+          }
+          // The ops before it are served; the next page starts at the damaged one.
+          count = i;
+          break;
         }
-        for (; i < rows.length; i++) {
-          const row = rows[i]!;
-          const [seq, version, kind] = row;
-          if (seq <= from || (expected !== undefined && version !== expected)) {
-            stopAt(DamagedEventError.versionGap(seq, version, expected));
-            return done();
-          }
-          expected = (version as number) + 1;
-          from = seq;
-          if (kind === SKIPPED) continue;
-          if (kind !== OP || (seq > checkedUpTo && !intact(row[3], row[4]))) {
-            stopAt(
-              kind === OP
-                ? new DamagedEventError(seq)
-                : new DamagedEventError(seq, 'a row of the vault has an unknown event type'),
-            );
-            return done();
-          }
-          if (count === size) {
-            hasMore = true;
-            return done();
-          }
-          ops += count === 0 ? wireOp(seq, row[3]) : `,${wireOp(seq, row[3])}`;
-          count += 1;
-          lastSeq = seq;
-        }
-        if (rows.length < size + 2) break;
+        ops += i === 0 ? wireOp(row[0], row[1]) : `,${wireOp(row[0], row[1])}`;
       }
-      if (from < head) {
-        stopAt(DamagedEventError.cutShort(head));
-      }
-      return done();
-      function done(): FeedPage {
-        // A filtered page skips superseded ops, which were not checked: only a plain page counts.
-        if (lastSeq !== undefined && !skipSuperseded) verified.extend(stream, afterSeq, lastSeq);
-        return { ops, count, lastSeq, hasMore };
-      }
+      const lastSeq = count > 0 ? rows[count - 1]![0] : undefined;
+      // A filtered page skips superseded ops, which were not checked: only a plain page counts.
+      if (lastSeq !== undefined && !skipSuperseded) verified.extend(stream, afterSeq, lastSeq);
+      return { ops, count, lastSeq, hasMore: rows.length > count };
     },
   };
 }

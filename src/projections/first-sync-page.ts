@@ -81,8 +81,6 @@ export function firstSyncPage(
     stream: string;
     deviceId: string;
     skipSuperseded: boolean;
-    /** The seq of the vault's newest op (Feed.joined's `head`). */
-    vaultHead: number;
   },
   state: FirstSync,
   since: number,
@@ -99,13 +97,7 @@ export function firstSyncPage(
     return { ops, count: planned.length, lastSeq: lastPlanned, hasMore: false };
   }
   if (state.rowsKept && since >= state.lastRow) firstSyncs.dropRows(deviceId);
-  const rest = feed.joined(
-    stream,
-    state.head,
-    size - planned.length,
-    deps.skipSuperseded,
-    deps.vaultHead,
-  );
+  const rest = feed.joined(stream, state.head, size - planned.length, deps.skipSuperseded);
   return {
     ops: ops && rest.ops ? `${ops},${rest.ops}` : ops || rest.ops,
     count: planned.length + rest.count,

@@ -1,4 +1,4 @@
-import { DamagedEventError, type Sqlite } from '../log/index.js';
+import type { Sqlite } from '../log/index.js';
 import { planFirstSync, type PlanRow } from './first-sync-plan.js';
 import { payloadObject } from './op-paths.js';
 
@@ -36,11 +36,8 @@ export interface FirstSync {
   readonly rowsKept: boolean;
 }
 
-/** A row of the vault's stream; the vault_ops columns are NULL for an answer. */
-interface StreamRow {
+interface OpRow {
   seq: number;
-  version: unknown;
-  is_op: 0 | 1;
   entity_type: string;
   entity_id: string;
   op_type: string;
@@ -60,11 +57,9 @@ export function createFirstSyncs(db: Sqlite, payloadAt: (seq: number) => string)
     'INSERT INTO first_sync_ops (device_id, seq, kind, path, source) VALUES (?, ?, ?, ?, ?)',
   );
   // Through the log's (stream, seq) index; payloads are read only where the plan asks.
-  // Every row of the stream, answers too (v.seq NULL), so that its versions can be checked
-  // to run 1, 2, 3… as feed.ts checks a page's: a row a damaged index hides is refused.
   const vaultOps = db.prepare(`
-    SELECT e.seq, e.version, v.seq IS NOT NULL AS is_op, v.entity_type, v.entity_id, v.op_type, v.path
-    FROM log_events e LEFT JOIN vault_ops v ON v.seq = e.seq
+    SELECT v.seq, v.entity_type, v.entity_id, v.op_type, v.path
+    FROM log_events e JOIN vault_ops v ON v.seq = e.seq
     WHERE e.stream = (SELECT id FROM log_streams WHERE name = ?) AND e.seq <= ? ORDER BY e.seq`);
   const rows = db.prepare(`
     SELECT seq, kind, path, source FROM first_sync_ops
@@ -74,15 +69,7 @@ export function createFirstSyncs(db: Sqlite, payloadAt: (seq: number) => string)
   const markDropped = db.prepare('UPDATE first_syncs SET rows_kept = 0 WHERE device_id = ?');
 
   function* planInput(stream: string, head: number) {
-    let version = 0;
-    let last = 0;
-    for (const op of vaultOps.iterate(stream, head) as IterableIterator<StreamRow>) {
-      version += 1;
-      if (op.version !== version) {
-        throw DamagedEventError.versionGap(op.seq, op.version, version);
-      }
-      if (op.is_op === 0) continue;
-      last = op.seq;
+    for (const op of vaultOps.iterate(stream, head) as IterableIterator<OpRow>) {
       yield {
         seq: op.seq,
         entityType: op.entity_type,
@@ -91,9 +78,6 @@ export function createFirstSyncs(db: Sqlite, payloadAt: (seq: number) => string)
         path: op.path ?? op.entity_id,
         payload: () => payloadObject(payloadAt(op.seq)),
       };
-    }
-    if (last < head) {
-      throw DamagedEventError.cutShort(head);
     }
   }
 
