@@ -40,6 +40,31 @@ const opsOf = (page: FeedPage) =>
     unknown
   >)[];
 
+/** An OperationPushed event of op `op-<i>`. */
+const opEvent = (i: number, payload = '{}') => ({
+  type: 'OperationPushed' as const,
+  data: {
+    client_sequence: i,
+    last_seen_server_seq: 0,
+    conflicts: [],
+    op: {
+      op_id: `op-${i}`,
+      device_id: 'd',
+      entity_type: 'file',
+      entity_id: `${i}.md`,
+      op_type: 'create',
+      payload_json: payload,
+      created_at: '',
+    },
+  },
+});
+
+/** The answer kept for a retried push, stored in the vault's stream between its ops. */
+const answerEvent = {
+  type: 'PushAnswered' as const,
+  data: { userId: 'u1', vaultId: 'v1', idempotencyKey: 'k', requestDigest: 'd', response: '{}' },
+};
+
 describe('the pull feed', () => {
   // The feed cuts each op out of the stored JSON text instead of parsing it.
   test.prop([
@@ -108,42 +133,44 @@ describe('the pull feed', () => {
     db.close();
   });
 
-  test.prop([fc.nat({ max: 12 }), fc.nat({ max: 14 }), fc.integer({ min: 1, max: 15 })])(
+  test.prop([
+    fc.nat({ max: 12 }),
+    fc.nat({ max: 14 }),
+    fc.integer({ min: 1, max: 15 }),
+    fc.nat({ max: 3 }),
+    fc.option(fc.array(fc.boolean(), { maxLength: 12 }), { nil: undefined }),
+  ])(
     "joins a page of exactly the stream's ops after the cursor, knowing whether more follow",
-    (count, after, size) => {
+    (count, after, size, answerEvery, superseded) => {
       const db = openDatabase(':memory:');
       migrateLog(db, () => 'epoch');
       const store = createEventStore(db, CATALOGUE);
-      const op = (i: number) => ({
-        type: 'OperationPushed' as const,
-        data: {
-          client_sequence: i,
-          last_seen_server_seq: 0,
-          conflicts: [],
-          op: {
-            op_id: `op-${i}`,
-            device_id: 'd',
-            entity_type: 'file',
-            entity_id: `${i}.md`,
-            op_type: 'create',
-            payload_json: '{"é":"\\u0000"}',
-            created_at: '',
-          },
-        },
-      });
       for (let i = 0; i < count; i++) {
-        store.append(
-          [{ stream: i % 3 === 2 ? 'vault/u1/other' : 'vault/u1/v1', events: [op(i)] }],
-          { actor: 't' },
-          new Date(),
-        );
+        const stream = i % 3 === 2 ? 'vault/u1/other' : 'vault/u1/v1';
+        // Answers kept for retried pushes sit between the ops and are never served.
+        const answer = answerEvery > 0 && i % answerEvery === 0 ? [answerEvent] : [];
+        const events = [opEvent(i, '{"é":"\\u0000"}'), ...answer];
+        store.append([{ stream, events }], { actor: 't' }, new Date());
       }
+      // A filtered page leaves out the ops superseded_ops lists (the vaults projection's).
+      db.exec('CREATE TABLE superseded_ops (seq INTEGER PRIMARY KEY, vault INTEGER NOT NULL)');
+      const skipped = new Set<number>();
+      superseded?.forEach((skip, seq) => {
+        if (!skip) return;
+        db.prepare('INSERT INTO superseded_ops (seq, vault) VALUES (?, 1)').run(seq + 1);
+        skipped.add(seq + 1);
+      });
       // The reference: the stream's events decoded by the store, not cut from their text.
-      const all = store
-        .readStream('vault/u1/v1')
-        .filter((e) => e.seq > after)
+      const ops = store.readStream('vault/u1/v1').filter((e) => e.type === 'OperationPushed');
+      const all = ops
+        .filter((e) => e.seq > after && !(superseded && skipped.has(e.seq)))
         .map((e) => ({ server_sequence: e.seq, ...(e.data as { op: object }).op }));
-      const page = createFeedReader(db).joined('vault/u1/v1', after, size);
+      const page = createFeedReader(db).joined(
+        'vault/u1/v1',
+        after,
+        size,
+        superseded !== undefined,
+      );
       const expected = all.slice(0, size);
       expect(opsOf(page)).toEqual(expected);
       expect(page.count).toBe(expected.length);
@@ -171,34 +198,8 @@ describe('the pull feed', () => {
       const db = openDatabase(file);
       migrateLog(db, () => 'epoch');
       const store = createEventStore(db, CATALOGUE);
-      const op = (i: number) => ({
-        type: 'OperationPushed' as const,
-        data: {
-          client_sequence: i,
-          last_seen_server_seq: 0,
-          conflicts: [],
-          op: {
-            op_id: `op-${i}`,
-            device_id: 'd',
-            entity_type: 'file',
-            entity_id: `${i}.md`,
-            op_type: 'create',
-            payload_json: '{}',
-            created_at: '',
-          },
-        },
-      });
-      const answer = {
-        type: 'PushAnswered' as const,
-        data: {
-          userId: 'u1',
-          vaultId: 'v1',
-          idempotencyKey: 'k',
-          requestDigest: 'd',
-          response: '{}',
-        },
-      };
-      const events = withAnswer ? [op(1), op(2), op(3), answer] : [op(1), op(2), op(3)];
+      const ops = [opEvent(1), opEvent(2), opEvent(3)];
+      const events = withAnswer ? [...ops, answerEvent] : ops;
       store.append([{ stream: 'vault/u1/v1', events }], { actor: 't' }, new Date());
       db.close();
       damageRecordHeader(file, 'log_events', 2, serialType);
