@@ -292,8 +292,9 @@ describe('the scratch rule of start-up (removeLeftovers)', () => {
     const dir = makeDataDir();
     const file = join(dir, 'tmp', scratchNameOf(process.pid));
     writeFileSync(file, 'x');
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    utimesSync(file, hourAgo, hourAgo);
+    // Written an hour before this process started: by another process that had its pid.
+    const before = new Date(Date.now() - process.uptime() * 1000 - 3_600_000);
+    utimesSync(file, before, before);
     expect(removeLeftovers(dir).scratch).toBe(1);
     expect(tmpNames(dir)).toEqual([]);
   });
