@@ -24,11 +24,11 @@ export const SCRATCH_NAME = /^replay-([0-9a-f]{8})[0-9a-f]{8}\.db(-wal|-shm|-jou
 // Linux's largest pid_max: a larger "pid" is a name not made by scratchFileIn.
 const MAX_PID = 0x400000;
 
-export const scratchFileIn = (dir: string) =>
-  join(
-    dir,
-    `replay-${process.pid.toString(16).padStart(8, '0').slice(-8)}${randomBytes(4).toString('hex')}.db`,
-  );
+/** A new scratch name carrying `pid`, the replay that will own it. */
+export const scratchNameOf = (pid: number) =>
+  `replay-${pid.toString(16).padStart(8, '0').slice(-8)}${randomBytes(4).toString('hex')}.db`;
+
+export const scratchFileIn = (dir: string) => join(dir, scratchNameOf(process.pid));
 
 export function removeScratch(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`])

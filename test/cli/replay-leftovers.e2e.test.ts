@@ -10,6 +10,7 @@ import { rebuildInto } from '../../src/projections/rebuild.js';
 import { lockTimer, stageTables } from '../../src/projections/staged-swap.js';
 import { openRuntime } from '../../src/runtime.js';
 import { removeLeftovers } from '../../src/cli/startup-cleanup.js';
+import { scratchNameOf } from '../../src/projections/scratch-files.js';
 import {
   BIN,
   ensureBuilt,
@@ -84,8 +85,6 @@ const tmpNames = (dir: string) => {
 };
 
 /** The scratch name a replay running as `pid` uses (projections/scratch-files.ts). */
-const scratchNameOf = (pid: number) => `replay-${pid.toString(16).padStart(8, '0')}0badf00d.db`;
-
 /** A live process standing in for a running replay; killed after each test. */
 function sleeper(): ChildProcess {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600_000)'], {
@@ -206,14 +205,15 @@ describe('server start-up and a killed replay', () => {
     const left = replayObjects(dir);
     const running = sleeper();
     // Written by its owner after that started, as a replay's scratch always is.
-    writeFileSync(join(dir, 'tmp', scratchNameOf(running.pid!)), 'x');
+    const scratch = scratchNameOf(running.pid!);
+    writeFileSync(join(dir, 'tmp', scratch), 'x');
 
     const server = await startServer(dir, passFile);
     expect((await fetch(`http://127.0.0.1:${server.port}/api/v1/health`)).status).toBe(200);
     expect(startupLine(server.output()).leftovers).toMatchObject({ replayTables: 0, scratch: 0 });
     expect(await server.stop()).toBe(0);
     expect(replayObjects(dir)).toEqual(left);
-    expect(tmpNames(dir)).toEqual([scratchNameOf(running.pid!)]);
+    expect(tmpNames(dir)).toEqual([scratch]);
 
     // Once that replay is gone, the next start removes both.
     running.kill('SIGKILL');
